@@ -1,0 +1,1 @@
+"""seawall's benchmark scripts; see docs/benchmarks.md."""
