@@ -12,15 +12,23 @@ from seawall.errors import (
     Rejected,
     SeawallError,
 )
+from seawall.http import BARE, DEFAULT_POLICY, Header, Policy, Request, Response, Service
 
 __all__ = [
+    "BARE",
+    "DEFAULT_POLICY",
     "MONOTONIC",
     "Clock",
     "ConfigError",
     "HTTPError",
+    "Header",
     "MonotonicClock",
+    "Policy",
     "Rejected",
+    "Request",
+    "Response",
     "SeawallError",
+    "Service",
 ]
 
 __version__ = "0.1.0"

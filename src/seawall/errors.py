@@ -87,6 +87,7 @@ REASONS: Final[dict[str, Reason]] = {
         Reason("INTERNAL", 50000, 500, "An unexpected error; details are in the server log."),
         Reason("OVERLOADED", 50300, 503, "The service shed the request to stay healthy."),
         Reason("CIRCUIT_OPEN", 50301, 503, "A circuit breaker is open."),
+        Reason("NOT_READY", 50302, 503, "The service is starting or draining."),
         Reason("DEADLINE_EXCEEDED", 50400, 504, "The request's deadline passed."),
         Reason("LOOP_DETECTED", 50800, 508, "The call chain visits this service twice."),
     )

@@ -32,13 +32,14 @@ class MockClock:
         clock.jump(0.5)
     """
 
-    __slots__ = ("_autojump", "_counter", "_now", "_sleepers")
+    __slots__ = ("_autojump", "_counter", "_jumpers", "_now", "_sleepers")
 
     def __init__(self, start: float = 0.0, *, autojump: bool = False) -> None:
         self._now = float(start)
         self._autojump = autojump
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._counter = itertools.count()
+        self._jumpers: set[asyncio.Task[None]] = set()
 
     def now(self) -> float:
         return self._now
@@ -73,7 +74,9 @@ class MockClock:
         fut: asyncio.Future[None] = loop.create_future()
         heapq.heappush(self._sleepers, (self._now + seconds, next(self._counter), fut))
         if self._autojump:
-            loop.create_task(self._autojump_when_idle())
+            task = loop.create_task(self._autojump_when_idle())
+            self._jumpers.add(task)
+            task.add_done_callback(self._jumpers.discard)
         await fut
 
     async def _autojump_when_idle(self) -> None:

@@ -1,31 +1,50 @@
 """Local (in-process) rate-limit primitives.
 
 Each primitive is pure: no I/O, no global state, time only through an injected ``clock``. Each
-reports a frozen ``statistics()`` snapshot, and :class:`NoopLimiter` stands in for any of them
-when a limit is switched off.
+reports a frozen ``statistics()`` snapshot, and has a no-op twin for when a limit is off.
 
-================== =============================================================================
-:class:`TokenBucket`       steady rate with bounded bursts
-:class:`LeakyBucket`       pacing: requests spaced ``1/rate`` apart, queueing up to ``max_wait``
-:class:`SlidingWindow`     at most ``limit`` per ``window`` seconds, bucketed like Sentinel's LeapArray
-:class:`ConcurrencyLimit`  at most ``limit`` in flight (nginx ``limit_conn``)
-:class:`WarmUp`            Sentinel's cold-start ramp from ``count / cold_factor`` up to ``count`` QPS
-:class:`HotspotLimiter`    one token bucket per parameter value (hot product ids)
-:class:`KeyedLimiter`      one limiter of any kind per client key, in a bounded LRU
-:class:`NoopLimiter`       always admits
-================== =============================================================================
+- :class:`TokenBucket`: a steady rate with bounded bursts.
+- :class:`LeakyBucket`: pacing, requests spaced ``n / rate`` apart, waiting up to ``max_wait``.
+- :class:`SlidingWindow`: at most ``limit`` per ``window`` seconds, bucketed like Sentinel's LeapArray.
+- :class:`ConcurrencyLimit`: at most ``limit`` in flight (nginx ``limit_conn``).
+- :class:`WarmUp`: Sentinel's cold-start ramp from ``count / cold_factor`` up to ``count``.
+- :class:`HotspotLimiter`: one token bucket per parameter value (hot product ids).
+- :class:`KeyedLimiter`: one limiter of any kind per client key, in a bounded LRU.
+- :class:`NoopLimiter`, :class:`NoopKeyedLimiter`: always admit.
 """
 
 from __future__ import annotations
 
 from seawall.limit._base import RateLimiter
+from seawall.limit._concurrency_limit import ConcurrencyLimit, ConcurrencyLimitStatistics
+from seawall.limit._hotspot import HotspotLimiter, HotspotLimiterStatistics
+from seawall.limit._keyed_limiter import KeyedLimiter, KeyedLimiterStatistics
+from seawall.limit._leaky_bucket import LeakyBucket, LeakyBucketStatistics
+from seawall.limit._noop_limiter import NoopKeyedLimiter, NoopLimiter, NoopLimiterStatistics
+from seawall.limit._sliding_window import SlidingWindow, SlidingWindowStatistics
 from seawall.limit._token_bucket import TokenBucket, TokenBucketStatistics
+from seawall.limit._warmup import WarmUp, WarmUpStatistics
 
-# Re-exported here once ``_redis.py`` lands (owned by the distributed-limits work):
+# The distributed twins, re-exported (and added to __all__) once ``_redis.py`` lands:
 # from seawall.limit._redis import RedisTokenBucket, RedisWindowLimiter
 
 __all__ = [
+    "ConcurrencyLimit",
+    "ConcurrencyLimitStatistics",
+    "HotspotLimiter",
+    "HotspotLimiterStatistics",
+    "KeyedLimiter",
+    "KeyedLimiterStatistics",
+    "LeakyBucket",
+    "LeakyBucketStatistics",
+    "NoopKeyedLimiter",
+    "NoopLimiter",
+    "NoopLimiterStatistics",
     "RateLimiter",
+    "SlidingWindow",
+    "SlidingWindowStatistics",
     "TokenBucket",
     "TokenBucketStatistics",
+    "WarmUp",
+    "WarmUpStatistics",
 ]

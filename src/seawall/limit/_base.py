@@ -22,5 +22,5 @@ class RateLimiter(Protocol):
         ...
 
     def retry_after(self, n: int = 1) -> float:
-        """Seconds until ``try_acquire(n)`` could succeed; ``0.0`` if it could now."""
+        """Seconds until a retry of ``n`` units could be admitted; ``0.0`` if now, ``inf`` if never."""
         ...

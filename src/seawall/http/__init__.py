@@ -1,0 +1,32 @@
+"""The HTTP transport: the ASGI service, routing, typed parameters and the governance chain.
+
+It must not reach into primitives' internals: checks read and drive primitives through their
+public methods only.
+"""
+
+from __future__ import annotations
+
+from seawall.http._chain import AsyncCheck, Chain, Check, CheckFactory, ConcurrencyCheck, Exit, RouteInfo
+from seawall.http._params import Header
+from seawall.http._policy import BARE, DEFAULT_POLICY, Policy
+from seawall.http._request import Request
+from seawall.http._response import Response
+from seawall.http._service import Endpoint, Service
+
+__all__ = [
+    "BARE",
+    "DEFAULT_POLICY",
+    "AsyncCheck",
+    "Chain",
+    "Check",
+    "CheckFactory",
+    "ConcurrencyCheck",
+    "Endpoint",
+    "Exit",
+    "Header",
+    "Policy",
+    "Request",
+    "Response",
+    "RouteInfo",
+    "Service",
+]
