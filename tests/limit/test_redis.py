@@ -1,0 +1,450 @@
+"""Tests for seawall.limit's Redis limiters: the fallback/probe state machine on an in-memory fake,
+then the real thing against a real ``redis-server``."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+
+from seawall._clock import MONOTONIC
+from seawall.limit._redis import RedisLimiterStatistics, RedisTokenBucket, RedisWindowLimiter
+from seawall.testing import MockClock
+
+# tests/ is not on sys.path until pytest's ``pythonpath`` includes the repo root.
+if str(Path(__file__).resolve().parents[2]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.servers import RedisServer, start_redis  # noqa: E402
+
+
+class FakeRedis:
+    """Just enough of ``redis.asyncio.Redis`` for the limiter, with switchable failures."""
+
+    def __init__(self, clock: Any = MONOTONIC) -> None:
+        self.clock = clock
+        self.down = False  # every call raises ConnectionError
+        self.hang = False  # every call waits forever
+        self.noscript = False  # the next EVALSHA answers NOSCRIPT
+        self.probe_failures = 0  # SCRIPT LOADs that fail before the server "comes back"
+        self.reply: list[Any] = [1, b"0", b"0"]
+        self.calls: list[tuple[str, str]] = []
+        self.probes: list[float] = []
+
+    async def _fail_if_broken(self) -> None:
+        if self.hang:
+            await asyncio.Event().wait()
+        if self.down:
+            raise RedisConnectionError("Connection refused")
+
+    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> list[Any]:
+        self.calls.append(("evalsha", keys_and_args[0]))
+        await self._fail_if_broken()
+        if self.noscript:
+            self.noscript = False
+            raise NoScriptError("No matching script.")
+        return self.reply
+
+    async def eval(self, script: str, numkeys: int, *keys_and_args: Any) -> list[Any]:
+        self.calls.append(("eval", keys_and_args[0]))
+        await self._fail_if_broken()
+        return self.reply
+
+    async def script_load(self, script: str) -> str:
+        self.probes.append(self.clock.now())
+        if self.probe_failures:
+            self.probe_failures -= 1
+            raise RedisConnectionError("Connection refused")
+        await self._fail_if_broken()
+        return "sha"
+
+
+def _bucket(client: Any, **kwargs: Any) -> RedisTokenBucket:
+    options: dict[str, Any] = {"key": "k", "rate": 10, "burst": 10}
+    options.update(kwargs)
+    return RedisTokenBucket(client=client, **options)
+
+
+# -- construction ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"rate": 0}, "rate must be > 0 and finite"),
+        ({"rate": math.inf}, "rate must be > 0 and finite"),
+        ({"burst": 0}, "burst must be >= 1"),
+        ({"key": ""}, "key must not be empty"),
+        ({"replicas": 0}, "replicas must be >= 1"),
+        ({"timeout": 0}, "timeout must be > 0 and finite"),
+        ({"probe_interval": 0}, "probe_interval must be > 0 and finite"),
+        ({"probe_interval": 2, "probe_max_interval": 1}, "probe_max_interval must be >= probe_interval"),
+    ],
+)
+def test_token_bucket_arguments_checked(kwargs: dict[str, Any], message: str) -> None:
+    """Bad configuration fails at construction with a precise message."""
+    with pytest.raises(ValueError, match=message):
+        _bucket(FakeRedis(), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"limit": 0}, "limit must be >= 1"), ({"window": 0}, "window must be >= 0.001 seconds")],
+)
+def test_window_arguments_checked(kwargs: dict[str, Any], message: str) -> None:
+    """Bad window configuration fails at construction with a precise message."""
+    options: dict[str, Any] = {"key": "k", "limit": 10, "window": 1.0}
+    options.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        RedisWindowLimiter(client=FakeRedis(), **options)
+
+
+# -- the fallback/probe state machine (fake client) ---------------------------------------------
+
+
+async def test_redis_decides_while_healthy() -> None:
+    """A healthy Redis makes every decision: one EVALSHA each, on the suffixed key."""
+    fake = FakeRedis()
+    bucket = _bucket(fake)
+    assert await bucket.try_acquire()
+    fake.reply = [0, b"0", b"0.25"]
+    assert not await bucket.try_acquire(key_suffix="alice")
+    assert fake.calls == [("evalsha", "k"), ("evalsha", "k:alice")]
+    assert bucket.retry_after() == 0.25
+    stats = bucket.statistics()
+    assert (stats.mode, stats.remote_decisions, stats.local_decisions) == ("redis", 2, 0)
+    assert (stats.admitted, stats.rejected) == (1, 1)
+
+
+async def test_noscript_sends_script_once() -> None:
+    """NOSCRIPT (a restarted Redis) is answered by one EVAL in the same decision, not a fallback."""
+    fake = FakeRedis()
+    fake.noscript = True
+    bucket = _bucket(fake)
+    assert await bucket.try_acquire()
+    assert fake.calls == [("evalsha", "k"), ("eval", "k")]
+    assert bucket.statistics().fallbacks == 0
+
+
+async def test_error_falls_back_at_once() -> None:
+    """A Redis error never reaches the caller: that same call is decided locally."""
+    fake = FakeRedis()
+    fake.down = True
+    bucket = _bucket(fake, clock=MockClock())
+    assert await bucket.try_acquire()
+    stats = bucket.statistics()
+    assert (stats.mode, stats.fallbacks, stats.errors, stats.local_decisions) == ("local", 1, 1, 1)
+    await bucket.aclose()
+
+
+async def test_slow_redis_falls_back_after_timeout() -> None:
+    """A decision slower than ``timeout`` is abandoned and decided locally."""
+    fake = FakeRedis()
+    fake.hang = True
+    bucket = _bucket(fake, timeout=0.01, clock=MockClock())
+    assert await asyncio.wait_for(bucket.try_acquire(), 1.0)
+    stats = bucket.statistics()
+    assert (stats.mode, stats.timeouts, stats.errors, stats.fallbacks) == ("local", 1, 0, 1)
+    await bucket.aclose()
+
+
+async def test_local_mode_does_not_call_redis() -> None:
+    """After falling back, decisions stay local until the probe succeeds (no per-call retries)."""
+    fake = FakeRedis()
+    fake.down = True
+    bucket = _bucket(fake, clock=MockClock())
+    for _ in range(5):
+        await bucket.try_acquire()
+    assert len(fake.calls) == 1
+    assert bucket.statistics().local_decisions == 5
+    await bucket.aclose()
+
+
+async def test_local_fallback_holds_this_replicas_share() -> None:
+    """The fallback admits rate/replicas with burst//replicas, and says when to retry."""
+    fake = FakeRedis()
+    fake.down = True
+    clock = MockClock()
+    bucket = _bucket(fake, rate=40, burst=8, replicas=4, clock=clock)
+    assert [await bucket.try_acquire() for _ in range(3)] == [True, True, False]
+    assert bucket.retry_after() == pytest.approx(0.1)
+    clock.jump(0.1)
+    assert await bucket.try_acquire()
+    await bucket.aclose()
+
+
+async def test_window_fallback_holds_this_replicas_share() -> None:
+    """The window limiter's fallback admits limit//replicas per window."""
+    fake = FakeRedis()
+    fake.down = True
+    clock = MockClock()
+    window = RedisWindowLimiter(client=fake, key="w", limit=9, window=1.0, replicas=3, clock=clock)
+    assert [await window.try_acquire() for _ in range(4)] == [True, True, True, False]
+    assert 0 < window.retry_after() <= 1.0
+    clock.jump(1.0)
+    assert await window.try_acquire()
+    await window.aclose()
+
+
+async def test_fallback_keeps_one_local_limiter_per_suffix() -> None:
+    """In fallback, each key_suffix has its own local limiter, as each has its own Redis key."""
+    fake = FakeRedis()
+    fake.down = True
+    bucket = _bucket(fake, rate=1, burst=1, clock=MockClock())
+    assert await bucket.try_acquire(key_suffix="a")
+    assert not await bucket.try_acquire(key_suffix="a")
+    assert await bucket.try_acquire(key_suffix="b")
+    await bucket.aclose()
+
+
+async def test_more_than_capacity_refused_without_redis() -> None:
+    """Asking for more than the burst can never succeed: refused at once, retry_after is inf."""
+    fake = FakeRedis()
+    bucket = _bucket(fake, burst=5)
+    assert not await bucket.try_acquire(6)
+    assert bucket.retry_after() == math.inf
+    assert fake.calls == []
+
+
+async def test_n_must_be_positive() -> None:
+    """try_acquire rejects n < 1 rather than minting tokens."""
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        await _bucket(FakeRedis()).try_acquire(0)
+
+
+async def test_probe_backs_off_then_switches_back() -> None:
+    """The probe waits 0.1, 0.2, 0.4... on the injected clock, capped, until Redis answers."""
+    clock = MockClock(autojump=True)
+    fake = FakeRedis(clock)
+    fake.down = True
+    fake.probe_failures = 4
+    bucket = _bucket(fake, clock=clock, probe_interval=0.1, probe_max_interval=0.5)
+    await bucket.try_acquire()
+    fake.down = False
+    await clock.sleep(10)
+    assert fake.probes == pytest.approx([0.1, 0.3, 0.7, 1.2, 1.7])
+    stats = bucket.statistics()
+    assert (stats.mode, stats.recoveries, stats.failed_probes) == ("redis", 1, 4)
+    assert await bucket.try_acquire()
+    assert bucket.statistics().remote_decisions == 1
+
+
+async def test_at_most_one_probe() -> None:
+    """Many concurrent failures start one probe task, not one each."""
+    fake = FakeRedis()
+    fake.down = True
+    bucket = _bucket(fake, clock=MockClock())
+    await asyncio.gather(*(bucket.try_acquire() for _ in range(20)))
+    probes = [t for t in asyncio.all_tasks() if t.get_name().startswith("seawall-redis-probe")]
+    assert len(probes) == 1
+    assert bucket.statistics().fallbacks == 1
+    await bucket.aclose()
+    assert probes[0].cancelled()
+
+
+async def test_flapping_keeps_longer_backoff() -> None:
+    """Failing again soon after recovering does not restart the probe at the shortest delay."""
+    clock = MockClock(autojump=True)
+    fake = FakeRedis(clock)
+    fake.down = True
+    bucket = _bucket(fake, clock=clock, probe_interval=0.1, probe_max_interval=5.0)
+    await bucket.try_acquire()
+    fake.down = False
+    await clock.sleep(1)  # recovers at 0.1
+    fake.down = True
+    await bucket.try_acquire()  # fails again at 1.0
+    fake.down = False
+    await clock.sleep(1)
+    assert fake.probes == pytest.approx([0.1, 1.2])
+    assert bucket.statistics().fallbacks == 2
+
+
+async def test_aclose_without_probe_is_harmless() -> None:
+    """aclose() on a limiter that never fell back does nothing, twice."""
+    bucket = _bucket(FakeRedis())
+    await bucket.aclose()
+    await bucket.aclose()
+
+
+def test_statistics_are_frozen() -> None:
+    """statistics() returns an immutable snapshot."""
+    stats = _bucket(FakeRedis()).statistics()
+    assert isinstance(stats, RedisLimiterStatistics)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        stats.admitted = 1
+
+
+def test_repr_names_configuration() -> None:
+    """repr shows the key, the limit and the mode."""
+    assert repr(_bucket(FakeRedis())) == (
+        "RedisTokenBucket(key='k', rate=10.0, burst=10, replicas=1, mode='redis')"
+    )
+    window = RedisWindowLimiter(client=FakeRedis(), key="w", limit=3, window=2)
+    assert repr(window) == "RedisWindowLimiter(key='w', limit=3, window=2.0, replicas=1, mode='redis')"
+
+
+# -- against a real redis-server ----------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port, for one test."""
+    with start_redis() as server:
+        yield server
+
+
+@pytest.fixture
+async def client(redis_server: RedisServer) -> AsyncIterator[aredis.Redis]:
+    """A redis-py asyncio client of ``redis_server`` with no retries of its own."""
+    client = aredis.Redis(host=redis_server.host, port=redis_server.port, retry=None)
+    yield client
+    await client.aclose()
+
+
+def _commandstats(server: RedisServer) -> dict[str, int]:
+    calls = {}
+    for line in server.call("INFO", "commandstats").splitlines():
+        if line.startswith("cmdstat_"):
+            name, fields = line[len("cmdstat_") :].split(":", 1)
+            calls[name] = int(dict(f.split("=") for f in fields.split(","))["calls"])
+    return calls
+
+
+
+
+@pytest.mark.integration
+async def test_real_token_bucket_bursts_then_refuses(client: aredis.Redis) -> None:
+    """The shared bucket starts full, refuses once drained, and tells how long to wait."""
+    bucket = RedisTokenBucket(client=client, key="tb", rate=10, burst=3)
+    assert [await bucket.try_acquire() for _ in range(4)] == [True, True, True, False]
+    assert 0.05 < bucket.retry_after() <= 0.1
+    assert bucket.statistics().remote_decisions == 4
+
+
+@pytest.mark.integration
+async def test_real_token_bucket_uses_redis_time(client: aredis.Redis) -> None:
+    """Refill follows Redis's clock: a limiter whose own clock is frozen still refills."""
+    bucket = RedisTokenBucket(client=client, key="tb", rate=50, burst=1, clock=MockClock())
+    assert await bucket.try_acquire()
+    assert not await bucket.try_acquire()
+    await asyncio.sleep(0.05)
+    assert await bucket.try_acquire()
+
+
+@pytest.mark.integration
+async def test_real_token_bucket_key_expires_when_full(client: aredis.Redis) -> None:
+    """The key's TTL is the time to refill, so an idle bucket's key vanishes."""
+    bucket = RedisTokenBucket(client=client, key="tb", rate=20, burst=2)
+    await bucket.try_acquire(2)
+    assert 0 < await client.pttl("tb") <= 101
+    await asyncio.sleep(0.15)
+    assert await client.exists("tb") == 0
+
+
+@pytest.mark.integration
+async def test_real_window_is_exact_and_shared(client: aredis.Redis) -> None:
+    """Two limiters on one key share an exact moving window, which expires after ``window``."""
+    a = RedisWindowLimiter(client=client, key="w", limit=4, window=0.2)
+    b = RedisWindowLimiter(client=client, key="w", limit=4, window=0.2)
+    assert [await a.try_acquire(), await b.try_acquire(2), await a.try_acquire()] == [True] * 3
+    assert not await b.try_acquire()
+    assert 0 < b.retry_after() <= 0.2
+    assert await client.zcard("w") == 4
+    await asyncio.sleep(0.25)
+    assert await b.try_acquire(4)
+    await asyncio.sleep(0.25)
+    assert await client.exists("w") == 0
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("kind", ["bucket", "window"])
+async def test_one_round_trip_per_decision(
+    kind: str, client: aredis.Redis, redis_server: RedisServer
+) -> None:
+    """Each decision is exactly one EVALSHA and nothing else (INFO commandstats)."""
+    if kind == "bucket":
+        limiter: RedisTokenBucket | RedisWindowLimiter = RedisTokenBucket(
+            client=client, key="rt", rate=1000, burst=50
+        )
+    else:
+        limiter = RedisWindowLimiter(client=client, key="rt", limit=50, window=1.0)
+    await limiter.try_acquire()  # the first call loads the script (NOSCRIPT, then EVAL)
+    redis_server.call("CONFIG", "RESETSTAT")
+    for i in range(200):
+        await limiter.try_acquire(key_suffix=str(i % 3))
+    stats = _commandstats(redis_server)
+    stats.pop("config|resetstat", None)
+    assert stats == {"evalsha": 200}
+    assert limiter.statistics().remote_decisions == 201
+
+
+@pytest.mark.integration
+async def test_script_flush_is_survived(client: aredis.Redis) -> None:
+    """After SCRIPT FLUSH (as after a restart) the next decision reloads the script, no fallback."""
+    bucket = RedisTokenBucket(client=client, key="tb", rate=10, burst=5)
+    assert await bucket.try_acquire()
+    await client.script_flush()
+    assert await bucket.try_acquire()
+    assert bucket.statistics().fallbacks == 0
+    assert bucket.statistics().remote_decisions == 2
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("kind", ["bucket", "window"])
+async def test_redis_killed_mid_run(kind: str, client: aredis.Redis, redis_server: RedisServer) -> None:
+    """Killing Redis mid-run: no exception, fallback counted, local decisions, back after restart."""
+    if kind == "bucket":
+        limiter: RedisTokenBucket | RedisWindowLimiter = RedisTokenBucket(
+            client=client, key="out", rate=1000, burst=100, replicas=2,
+            probe_interval=0.02, probe_max_interval=0.1,
+        )  # fmt: skip
+    else:
+        limiter = RedisWindowLimiter(
+            client=client, key="out", limit=1000, window=1.0, replicas=2,
+            probe_interval=0.02, probe_max_interval=0.1,
+        )  # fmt: skip
+    stop = asyncio.Event()
+    slowest = 0.0
+
+    async def decide_forever() -> None:
+        nonlocal slowest
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            started = loop.time()
+            await limiter.try_acquire()
+            slowest = max(slowest, loop.time() - started)
+            await asyncio.sleep(0.001)
+
+    runner = asyncio.create_task(decide_forever())
+    await asyncio.sleep(0.2)
+    assert limiter.statistics().remote_decisions > 0
+    redis_server.stop(kill=True)
+    await asyncio.sleep(0.3)
+    during = limiter.statistics()
+    assert during.mode == "local"
+    assert during.fallbacks == 1
+    assert during.local_decisions > 0
+    assert during.failed_probes > 0
+    await asyncio.to_thread(redis_server.start)
+    for _ in range(200):
+        if limiter.mode == "redis":
+            break
+        await asyncio.sleep(0.01)
+    remote_before = limiter.statistics().remote_decisions
+    await asyncio.sleep(0.2)
+    stop.set()
+    await runner  # re-raises anything that escaped try_acquire
+    after = limiter.statistics()
+    assert after.mode == "redis"
+    assert after.recoveries == 1
+    assert after.remote_decisions > remote_before
+    assert slowest < 0.5  # bounded by the 50 ms timeout (plus event-loop noise), never a hang
+    await limiter.aclose()
