@@ -25,6 +25,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from seawall._clock import MONOTONIC, Clock
 from seawall.errors import (
+    ConfigError,
     DeadlineExceeded,
     HTTPError,
     InternalError,
@@ -33,6 +34,7 @@ from seawall.errors import (
     Rejected,
 )
 from seawall.http._chain import DEFAULT_FACTORIES, Chain, CheckFactory, Exit, RouteInfo, compile_chain
+from seawall.http._config import SeawallConfig, apply_config, load_config
 from seawall.http._params import ParamSpec, compile_params
 from seawall.http._policy import BARE, DEFAULT_POLICY, Policy
 from seawall.http._request import Request
@@ -231,6 +233,7 @@ class Service:
         self._startup: list[Callable[[], Awaitable[None] | None]] = []
         self._shutdown: list[Callable[[], Awaitable[None] | None]] = []
         self._route_policies: dict[tuple[str, str], Policy | None] = {}
+        self.config: SeawallConfig | None = None
         self.ready = False
         self.draining = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -300,11 +303,16 @@ class Service:
             policies: new policies by route template (``"GET /hello"`` or ``"/hello"``).
             default: a new default policy for routes without their own.
         """
+        policies = policies or {}
+        endpoints = self.endpoints()
+        known = {ep.route for ep in endpoints} | {f"{ep.method} {ep.route}" for ep in endpoints}
+        for key in policies:
+            if key not in known:
+                raise ConfigError(f"no route matches {key!r}", path=f"$.routes[{key!r}]")
         if default is not None:
             self.policy = default
-        policies = policies or {}
         chains: list[tuple[Endpoint, Chain]] = []
-        for ep in self.endpoints():
+        for ep in endpoints:
             policy = (
                 policies.get(f"{ep.method} {ep.route}")
                 or policies.get(ep.route)
@@ -333,7 +341,16 @@ class Service:
             logger.info("%s: draining, /readyz now 503", self.name)
         self.draining = True
 
+    def configure(self, cfg: SeawallConfig | None = None) -> SeawallConfig:
+        """Apply ``cfg`` (default: the file ``find_config()`` names, if any) to every route."""
+        cfg = cfg if cfg is not None else load_config()
+        self.config = cfg
+        apply_config(self, cfg)
+        return cfg
+
     async def startup(self) -> None:
+        """Load the configuration, run startup hooks, then mark the service ready."""
+        self.configure()
         for fn in self._startup:
             if inspect.isawaitable(r := fn()):
                 await r
