@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
@@ -23,7 +25,7 @@ from seawall.testing import MockClock
 # tests/ is not on sys.path until pytest's ``pythonpath`` includes the repo root.
 if str(Path(__file__).resolve().parents[2]) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.servers import RedisServer, start_redis
+from tests.servers import RedisServer, ServerProcess, start_redis
 
 
 class FakeRedis:
@@ -307,6 +309,39 @@ def test_repr_names_configuration() -> None:
     assert repr(window) == "RedisWindowLimiter(key='w', limit=3, window=2.0, replicas=1, mode='redis')"
 
 
+# -- tests/servers.py ---------------------------------------------------------------------------
+
+
+class _MissingServer(ServerProcess):
+    binary = "seawall-no-such-server-binary"
+
+
+def test_missing_binary_skips_outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without CI, a missing server binary skips the test and says why."""
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="CI environment variable is unset"):
+        _MissingServer()
+
+
+def test_missing_binary_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With CI set, a missing server binary fails instead of silently skipping."""
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI is set"):
+        _MissingServer()
+
+
+@pytest.mark.integration
+def test_server_restarts_on_same_port(redis_server: RedisServer) -> None:
+    """stop() makes the port refuse connections; restart() serves again on the same port."""
+    port = redis_server.port
+    redis_server.stop(kill=True)
+    with pytest.raises(ConnectionRefusedError):
+        redis_server.call("PING")
+    redis_server.restart()
+    assert redis_server.port == port
+    assert redis_server.call("PING") == "+PONG"
+
+
 # -- against a real redis-server ----------------------------------------------------------------
 
 
@@ -320,7 +355,7 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture
 async def client(redis_server: RedisServer) -> AsyncIterator[aredis.Redis]:
     """A redis-py asyncio client of ``redis_server`` with no retries of its own."""
-    client = aredis.Redis(host=redis_server.host, port=redis_server.port, retry=None)
+    client = aredis.Redis(host=redis_server.host, port=redis_server.port, retry=Retry(NoBackoff(), 0))
     yield client
     await client.aclose()
 

@@ -14,6 +14,11 @@ exponential backoff, sleeping on the injected clock, and switches back when it a
 
 A decision that timed out may still have been applied in Redis (the tokens are spent there but
 the caller was decided locally); the error is bounded by one decision per timeout.
+
+Give the limiters a client without retries of its own, e.g.
+``redis.asyncio.Redis(..., retry=Retry(NoBackoff(), 0))``: redis-py >= 6 retries connection
+errors three times with backoff by default, so the first decision of an outage would wait the
+whole ``timeout`` instead of falling back at once (it is bounded by ``timeout`` either way).
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ _MAX_LOCAL_KEYS: Final = 10_000
 # Token bucket state is a hash {tokens, ts}; ts is Redis time in microseconds (< 2**53, exact
 # in a Lua double). The key expires when the bucket would be full again, which is exactly when a
 # missing key (read as a full bucket) means the same thing.
+# Numbers go to redis.call as numbers (Redis writes them with full precision); tostring() would
+# round to 14 digits, too few for microsecond timestamps. Replies carry floats as strings because
+# Redis truncates Lua numbers in replies to integers.
 # ARGV: rate (tokens/s), burst, n.  Returns {admitted 0|1, tokens left, seconds to wait}.
 _BUCKET_LUA: Final = """
 if redis.replicate_commands then pcall(redis.replicate_commands) end
