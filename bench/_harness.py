@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import http.client
 import importlib.metadata
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
@@ -47,6 +49,7 @@ __all__ = [
     "HOST",
     "QUICK",
     "ROOT",
+    "CpuUsage",
     "HarnessError",
     "Outcome",
     "Pinning",
@@ -63,6 +66,8 @@ __all__ = [
     "emit_json",
     "free_port",
     "machine_info",
+    "measure_cpu",
+    "measure_target",
     "note",
     "print_table",
     "run_wrk",
@@ -102,11 +107,14 @@ class WrkSettings:
     warmup_s: int = 3
     timeout_s: int = 2
     repeat: int = 1
+    max_foreign_cpu: float = 0.10
+    noise_retries: int = 0
 
     def describe(self) -> str:
         return (
             f"wrk -t{self.threads} -c{self.connections} -d{self.duration_s}s --timeout {self.timeout_s}s, "
-            f"warm-up {self.warmup_s}s per target, {self.repeat} round(s)"
+            f"warm-up {self.warmup_s}s per run, {self.repeat} round(s), a run is redone up to "
+            f"{self.noise_retries}x while other processes use > {self.max_foreign_cpu} cores"
         )
 
     def as_dict(self) -> dict[str, int]:
@@ -117,11 +125,13 @@ class WrkSettings:
             "warmup_s": self.warmup_s,
             "timeout_s": self.timeout_s,
             "repeat": self.repeat,
+            "max_foreign_cpu": self.max_foreign_cpu,
+            "noise_retries": self.noise_retries,
         }
 
 
 QUICK: Final = WrkSettings(duration_s=3, warmup_s=1, repeat=1)
-FULL: Final = WrkSettings(duration_s=10, warmup_s=3, repeat=3)
+FULL: Final = WrkSettings(duration_s=10, warmup_s=3, repeat=3, noise_retries=2)
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -135,6 +145,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, help="warm-up seconds per run (discarded)")
     parser.add_argument("--threads", type=int, help="wrk threads (default 1)")
     parser.add_argument("--connections", type=int, help="wrk connections (default 50)")
+    parser.add_argument("--noise-retries", type=int, help="reruns of a run disturbed by other processes")
     parser.add_argument("--no-pin", action="store_true", help="do not pin wrk and server with taskset")
 
 
@@ -147,6 +158,8 @@ def settings_from_args(args: argparse.Namespace) -> WrkSettings:
         warmup_s=base.warmup_s if args.warmup is None else args.warmup,
         timeout_s=base.timeout_s,
         repeat=args.repeat or base.repeat,
+        max_foreign_cpu=base.max_foreign_cpu,
+        noise_retries=base.noise_retries if args.noise_retries is None else args.noise_retries,
     )
     if settings.connections < settings.threads:
         raise HarnessError("connections must be >= threads")
@@ -310,6 +323,12 @@ class Server:
             self._log.close()
             self._log = None
 
+    @property
+    def pgid(self) -> int:
+        """Process group of the server (its own session), for CPU accounting and stopping."""
+        assert self._proc is not None
+        return self._proc.pid
+
     def log_tail(self, lines: int = 15) -> str:
         if self._log is None:
             return ""
@@ -370,6 +389,7 @@ class WrkResult:
     max_ms: float
     non_2xx: int
     socket_errors: int
+    cpu: CpuUsage | None = None
 
     @classmethod
     def from_report(cls, data: dict[str, Any]) -> WrkResult:
@@ -410,6 +430,77 @@ def run_wrk(url: str, settings: WrkSettings, *, duration_s: int, pinning: Pinnin
 
 
 # --------------------------------------------------------------------------------------------------
+# CPU accounting: who used the CPUs during a run
+
+
+_TICK: Final = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True, slots=True)
+class CpuUsage:
+    """CPU used during one measured run, in cores (1.0 = one core busy for the whole run).
+
+    ``foreign`` is everything else on the machine (other processes, VM steal time): on a shared box
+    it is the noise indicator. A server near 1.0 is saturated, which is what a throughput run wants.
+    """
+
+    server: float
+    client: float
+    foreign: float
+
+
+def _machine_busy_s() -> float:
+    """Busy CPU-seconds of all CPUs since boot (/proc/stat; steal counts as busy: someone else ran)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    guest = sum(fields[8:10]) if len(fields) > 9 else 0  # already counted in user/nice
+    return (sum(fields) - idle - guest) / _TICK
+
+
+def _group_cpu_s(pgid: int) -> float:
+    """User+system CPU-seconds of every live process in process group ``pgid``."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        if int(rest[2]) == pgid:
+            total += int(rest[11]) + int(rest[12])
+    return total / _TICK
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _self_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@contextlib.contextmanager
+def measure_cpu(server_pgid: int) -> Iterator[list[CpuUsage]]:
+    """Measure CPU use while the block runs wrk (a reaped child); the usage is appended on exit."""
+    box: list[CpuUsage] = []
+    t0, busy0, srv0, kids0, me0 = (
+        time.monotonic(), _machine_busy_s(), _group_cpu_s(server_pgid), _children_cpu_s(), _self_cpu_s()
+    )  # fmt: skip
+    yield box
+    wall = time.monotonic() - t0
+    busy = _machine_busy_s() - busy0
+    server = _group_cpu_s(server_pgid) - srv0
+    client = _children_cpu_s() - kids0  # wrk (via taskset's exec) is the only child reaped meanwhile
+    me = _self_cpu_s() - me0
+    box.append(CpuUsage(server / wall, client / wall, max(0.0, busy - server - client - me) / wall))
+
+
+# --------------------------------------------------------------------------------------------------
 # running a set of targets
 
 
@@ -435,6 +526,16 @@ class Outcome:
         return statistics.median(r.p99_ms for r in self.runs) if self.runs else None
 
     @property
+    def server_cpu(self) -> float | None:
+        cpu = [r.cpu.server for r in self.runs if r.cpu is not None]
+        return statistics.median(cpu) if cpu else None
+
+    @property
+    def foreign_cpu(self) -> float | None:
+        cpu = [r.cpu.foreign for r in self.runs if r.cpu is not None]
+        return statistics.median(cpu) if cpu else None
+
+    @property
     def non_2xx(self) -> int:
         return sum(r.non_2xx for r in self.runs)
 
@@ -456,6 +557,9 @@ class Outcome:
                 "requests": sum(r.requests for r in self.runs),
                 "non_2xx": self.non_2xx,
                 "socket_errors": self.socket_errors,
+                "server_cpu": _round(self.server_cpu, 2),
+                "foreign_cpu": _round(self.foreign_cpu, 2),
+                "foreign_cpu_runs": [_round(r.cpu.foreign, 2) if r.cpu else None for r in self.runs],
             }
         return out
 
@@ -487,19 +591,46 @@ def bench_targets(
             if outcome.status != "ok":
                 continue
             try:
-                with Server(target, server=server, pinning=pinning) as srv:
-                    if settings.warmup_s:
-                        run_wrk(srv.url, settings, duration_s=settings.warmup_s, pinning=pinning)
-                    result = run_wrk(srv.url, settings, duration_s=settings.duration_s, pinning=pinning)
+                result = measure_target(target, server=server, settings=settings, pinning=pinning)
             except HarnessError as exc:
                 outcome.status, outcome.reason = "failed", str(exc)
                 note(f"  {target.name:<16} FAILED: {exc}")
                 continue
             outcome.runs.append(result)
-            extra = f"  non-2xx {result.non_2xx}" if result.non_2xx else ""
-            extra += f"  socket errors {result.socket_errors}" if result.socket_errors else ""
-            note(f"  {target.name:<16} {result.rps:>10,.0f} req/s  p99 {result.p99_ms:7.2f} ms{extra}")
     return outcomes
+
+
+def measure_target(target: Target, *, server: str, settings: WrkSettings, pinning: Pinning) -> WrkResult:
+    """One run of one target; rerun (fresh server) up to ``settings.noise_retries`` times while other
+    processes used more than ``settings.max_foreign_cpu`` cores, keeping the quietest run."""
+    best: WrkResult | None = None
+    for attempt in range(settings.noise_retries + 1):
+        result = _run_once(target, server=server, settings=settings, pinning=pinning)
+        assert result.cpu is not None
+        if best is None or best.cpu is None or result.cpu.foreign < best.cpu.foreign:
+            best = result
+        extra = f"  non-2xx {result.non_2xx}" if result.non_2xx else ""
+        extra += f"  socket errors {result.socket_errors}" if result.socket_errors else ""
+        note(
+            f"  {target.name:<16} {result.rps:>10,.0f} req/s  p99 {result.p99_ms:7.2f} ms  "
+            f"cpu server {result.cpu.server:.2f} wrk {result.cpu.client:.2f} "
+            f"foreign {result.cpu.foreign:.2f}{extra}"
+        )
+        if result.cpu.foreign <= settings.max_foreign_cpu:
+            break
+        if attempt < settings.noise_retries:
+            note(f"  {'':<16} noisy (foreign CPU > {settings.max_foreign_cpu} cores), rerunning")
+    assert best is not None
+    return best
+
+
+def _run_once(target: Target, *, server: str, settings: WrkSettings, pinning: Pinning) -> WrkResult:
+    with Server(target, server=server, pinning=pinning) as srv:
+        if settings.warmup_s:
+            run_wrk(srv.url, settings, duration_s=settings.warmup_s, pinning=pinning)
+        with measure_cpu(srv.pgid) as cpu:
+            result = run_wrk(srv.url, settings, duration_s=settings.duration_s, pinning=pinning)
+    return dataclasses.replace(result, cpu=cpu[0])
 
 
 # --------------------------------------------------------------------------------------------------

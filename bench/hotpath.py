@@ -108,13 +108,22 @@ def report(outcomes: dict[str, Outcome], settings: WrkSettings) -> dict[str, Any
             _fmt(outcome.p99_ms, ".2f"),
             _fmt(_ratio(outcomes, name, "raw"), ".2f"),
             str(outcome.non_2xx + outcome.socket_errors) if outcome.runs else "-",
+            _fmt(outcome.server_cpu, ".2f"),
+            _fmt(outcome.foreign_cpu, ".2f"),
             what,
         ]
         rows.append(row)
     headers = ["target", "req/s", *(["req/s range"] if ranges else []), "p50 ms", "p99 ms", "x raw", "errors"]
-    headers.append("what")
+    headers += ["srv cpu", "noise", "what"]
     print()
     print_table(headers, rows, align="l" + "r" * (len(headers) - 2) + "l")
+    print(
+        "srv cpu: cores the server used (1.00 = saturated); noise: cores used by other processes "
+        "during the run (median)"
+    )
+    noisy = [n for n, o in outcomes.items() if (o.foreign_cpu or 0.0) > settings.max_foreign_cpu]
+    if noisy:
+        print(f"WARNING: other processes competed for CPU during: {', '.join(noisy)}; figures are noisy")
     print()
 
     ratios: dict[str, float | None] = {}
