@@ -12,23 +12,45 @@ from seawall.errors import (
     Rejected,
     SeawallError,
 )
-from seawall.http import BARE, DEFAULT_POLICY, Header, Policy, Request, Response, Service
+from seawall.http import (
+    BARE,
+    DEFAULT_POLICY,
+    BulkheadPolicy,
+    Header,
+    HotspotPolicy,
+    PacingPolicy,
+    Policy,
+    RateLimitPolicy,
+    Request,
+    Response,
+    Service,
+    SheddingPolicy,
+    WarmUpPolicy,
+    WindowPolicy,
+)
 
 __all__ = [
     "BARE",
     "DEFAULT_POLICY",
     "MONOTONIC",
+    "BulkheadPolicy",
     "Clock",
     "ConfigError",
     "HTTPError",
     "Header",
+    "HotspotPolicy",
     "MonotonicClock",
+    "PacingPolicy",
     "Policy",
+    "RateLimitPolicy",
     "Rejected",
     "Request",
     "Response",
     "SeawallError",
     "Service",
+    "SheddingPolicy",
+    "WarmUpPolicy",
+    "WindowPolicy",
 ]
 
 __version__ = "0.1.0"

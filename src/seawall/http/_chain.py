@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, final, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, final, runtime_checkable
 
 from seawall.errors import Overloaded
 from seawall.http._policy import Policy
+
+if TYPE_CHECKING:
+    from seawall.http._checks import Governance
 
 __all__ = [
     "AsyncCheck",
@@ -61,6 +64,7 @@ class RouteInfo:
     route: str
     method: str
     service: str
+    governance: Governance
 
 
 #: Builds zero or one check for a route from its policy.
@@ -113,14 +117,6 @@ class ConcurrencyCheck:
 
     def _exit(self, status: int) -> None:
         self.in_flight -= 1
-
-
-def _concurrency(policy: Policy, route: RouteInfo) -> Check | None:
-    return ConcurrencyCheck(policy.max_conns) if policy.max_conns is not None else None
-
-
-#: Factories every service starts with; later capabilities append theirs.
-DEFAULT_FACTORIES: tuple[CheckFactory, ...] = (_concurrency,)
 
 
 def compile_chain(policy: Policy, route: RouteInfo, factories: Sequence[CheckFactory]) -> Chain:

@@ -62,6 +62,7 @@ class SeawallConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     """The whole ``seawall.yaml``."""
 
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    redis_url: str | None = None
     default: Policy | None = None
     routes: dict[str, Policy] = msgspec.field(default_factory=dict)
 

@@ -21,7 +21,8 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal, final, get_args, get_origin, get_type_hints
+from types import UnionType
+from typing import Annotated, Any, Final, Literal, Union, final, get_args, get_origin, get_type_hints
 
 import msgspec
 
@@ -60,6 +61,9 @@ class ParamSpec:
 
 
 def _is_body_type(tp: Any) -> bool:
+    if get_origin(tp) in (Union, UnionType):  # `Item | None`: the body is optional
+        args = [a for a in get_args(tp) if a is not type(None)]
+        return len(args) == 1 and _is_body_type(args[0])
     origin = get_origin(tp) or tp
     return (inspect.isclass(origin) and issubclass(origin, msgspec.Struct)) or origin in (list, dict)
 

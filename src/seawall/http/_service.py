@@ -24,6 +24,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from seawall._clock import MONOTONIC, Clock
+from seawall.deadline import _current as _deadline_var
+from seawall.deadline import parse_header as parse_deadline
 from seawall.errors import (
     ConfigError,
     DeadlineExceeded,
@@ -33,7 +35,8 @@ from seawall.errors import (
     NotFound,
     Rejected,
 )
-from seawall.http._chain import DEFAULT_FACTORIES, Chain, CheckFactory, Exit, RouteInfo, compile_chain
+from seawall.http._chain import Chain, CheckFactory, Exit, RouteInfo, compile_chain
+from seawall.http._checks import BUILTIN_FACTORIES, Governance
 from seawall.http._config import SeawallConfig, apply_config, load_config
 from seawall.http._params import ParamSpec, compile_params
 from seawall.http._policy import BARE, DEFAULT_POLICY, Policy
@@ -41,6 +44,7 @@ from seawall.http._request import Request
 from seawall.http._response import JSON_HEADER, Response, encode_result
 from seawall.http._router import Router, parse_template
 from seawall.http._timeouts import TimeoutWheel, Watch
+from seawall.load import CpuProbe
 from seawall.observe import MetricsDir, RequestMetrics, RouteStats
 
 __all__ = ["Endpoint", "Service"]
@@ -68,6 +72,11 @@ async def _send_error(send: Send, exc: HTTPError, head: bool = False) -> int:
     return exc.status
 
 
+#: A fallback turns a rejection (limited, shed, timed out, breaker open) into a degraded answer.
+Fallback = Callable[[Request, Rejected], Any]
+_FALLBACK_HEADER: Final = b"x-seawall-fallback"
+
+
 @final
 class Endpoint:
     """One compiled ``(route, method)``: the handler, its argument builder, chain and stats."""
@@ -76,6 +85,7 @@ class Endpoint:
         "builder",
         "chain",
         "clock",
+        "fallback",
         "fn",
         "handle",
         "is_async",
@@ -95,6 +105,7 @@ class Endpoint:
         stats: RouteStats,
         clock: Clock,
         wheel: TimeoutWheel,
+        fallback: Fallback | None = None,
     ) -> None:
         self.route = route
         self.method = method
@@ -106,6 +117,7 @@ class Endpoint:
         self.clock = clock
         self.wheel = wheel
         self.stats = stats
+        self.fallback = fallback
         self.chain = chain
         self.handle: Callable[[Scope, Receive, Send, dict[str, str]], Awaitable[Any]]
         self.set_chain(chain)
@@ -132,12 +144,14 @@ class Endpoint:
         except Rejected as exc:
             for ex in exits:
                 ex(exc.status)
-            stats.reject(exc.reason)
-            stats.observe(await _send_error(send, exc, scope["method"] == "HEAD"), now() - start)
+            stats.reject(exc.reason, exc.check)
+            status = await self._rejected(scope, receive, send, params, exc)
+            if chain.policy.metrics:
+                stats.observe(status, now() - start)
             return
         stats.in_flight += 1
         status = 500
-        try:  # run: the handler under the route's timeout, then the response
+        try:  # run: the handler under its deadline, then the response
             status = await self._respond(scope, receive, send, params)
         finally:  # account
             stats.in_flight -= 1
@@ -147,9 +161,19 @@ class Endpoint:
                 stats.observe(status, now() - start)
 
     async def _respond(self, scope: Scope, receive: Receive, send: Send, params: dict[str, str]) -> int:
-        """Run the handler (cancelled at the route's timeout) and send its response; returns the status."""
+        """Run the handler (cancelled at its deadline) and send its response; returns the status."""
         timeout = self.chain.policy.timeout
-        watch = self.wheel.watch(timeout) if timeout is not None else None
+        watch = token = None
+        if timeout is not None:
+            incoming = parse_deadline(scope["headers"])
+            if incoming is not None and incoming < timeout:
+                if incoming <= 0:  # the caller has already given up: don't run
+                    exc = DeadlineExceeded("the request's deadline had passed on arrival", check="deadline")
+                    self.stats.reject(exc.reason, exc.check)
+                    return await self._rejected(scope, receive, send, params, exc)
+                timeout = incoming
+            watch = self.wheel.watch(timeout)
+            token = _deadline_var.set(watch)
         try:
             if self.builder is None:
                 result = self.fn()
@@ -164,28 +188,63 @@ class Endpoint:
         except BaseException as exc:  # noqa: BLE001 - _fail re-raises what is not ours to answer
             if watch is not None:
                 self.wheel.done(watch)
-            return await self._fail(exc, watch, send, scope["method"] == "HEAD")
+            return await self._fail(exc, watch, scope, receive, send, params)
+        finally:
+            if token is not None:
+                _deadline_var.reset(token)
         if watch is not None:
             self.wheel.done(watch)
         await send({"type": _START, "status": status, "headers": headers})
         await send({"type": _BODY, "body": b"" if scope["method"] == "HEAD" else body})
         return status
 
-    async def _fail(self, exc: BaseException, watch: Watch | None, send: Send, head: bool) -> int:
+    async def _fail(
+        self,
+        exc: BaseException,
+        watch: Watch | None,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        params: dict[str, str],
+    ) -> int:
+        head = scope["method"] == "HEAD"
         if isinstance(exc, asyncio.CancelledError):
             if watch is None or not watch.expired or watch.task is None:
                 raise exc  # cancelled by the server (client gone, shutdown): not ours to answer
             watch.task.uncancel()
-            timeout = self.chain.policy.timeout
-            return await _send_error(
-                send, DeadlineExceeded(f"handler exceeded {timeout}s", check="timeout"), head
+            deadline = DeadlineExceeded(
+                f"handler exceeded its deadline of {watch.timeout:g}s", check="timeout"
             )
+            self.stats.reject(deadline.reason, deadline.check)
+            return await self._rejected(scope, receive, send, params, deadline)
+        if isinstance(exc, Rejected):  # e.g. an outbound call's breaker, raised inside the handler
+            return await self._rejected(scope, receive, send, params, exc)
         if isinstance(exc, HTTPError):
             return await _send_error(send, exc, head)
         if not isinstance(exc, Exception):
             raise exc
         logger.error("unhandled error in %s %s", self.method, self.route, exc_info=exc)
         return await _send_error(send, InternalError(), head)
+
+    async def _rejected(
+        self, scope: Scope, receive: Receive, send: Send, params: dict[str, str], exc: Rejected
+    ) -> int:
+        """Answer a rejection: the route's fallback if it has one, else the error body."""
+        head = scope["method"] == "HEAD"
+        if self.fallback is None:
+            return await _send_error(send, exc, head)
+        try:
+            result = self.fallback(Request(scope, receive, params, route=self.route), exc)
+            if inspect.isawaitable(result):
+                result = await result
+            status, headers, body = encode_result(result)
+        except Exception:
+            logger.exception("fallback of %s %s failed", self.method, self.route)
+            return await _send_error(send, exc, head)
+        headers.append((_FALLBACK_HEADER, exc.reason.encode()))
+        await send({"type": _START, "status": status, "headers": headers})
+        await send({"type": _BODY, "body": b"" if head else body})
+        return status
 
 
 class Service:
@@ -198,7 +257,9 @@ class Service:
         policy: the default policy of routes that do not give their own
             (default: concurrency limit 10000, 10 s timeout, metrics).
         clock: the time source for latency accounting and time-based checks.
-        check_factories: extra check factories appended to the default ones.
+        check_factories: extra check factories appended to the built-in ones.
+        cpu_probe: the CPU signal for adaptive shedding (default: this process's CPU share).
+        redis_url: the Redis server of ``backend: redis`` limits (``redis://host:6379/0``).
 
     Example::
 
@@ -217,12 +278,15 @@ class Service:
         clock: Clock = MONOTONIC,
         check_factories: Sequence[CheckFactory] = (),
         version: str = "0.1.0",
+        cpu_probe: CpuProbe | None = None,
+        redis_url: str | None = None,
     ) -> None:
         self.name = name
         self.version = version
         self.policy = policy
         self.clock = clock
-        self.factories: tuple[CheckFactory, ...] = (*DEFAULT_FACTORIES, *check_factories)
+        self.factories: tuple[CheckFactory, ...] = (*BUILTIN_FACTORIES, *check_factories)
+        self.governance = Governance(clock, cpu_probe=cpu_probe, redis_url=redis_url)
         self.wheel = TimeoutWheel(clock=clock)
         self.router: Router[dict[str, Endpoint]] = Router()
         self._static = self.router.static
@@ -242,32 +306,68 @@ class Service:
 
     # -- routes ---------------------------------------------------------------------------------
 
-    def route(self, path: str, methods: Iterable[str], *, policy: Policy | None = None) -> Callable[[F], F]:
-        """Register a handler for ``path`` and ``methods``; ``policy`` overrides the default."""
+    def route(
+        self,
+        path: str,
+        methods: Iterable[str],
+        *,
+        policy: Policy | None = None,
+        fallback: Fallback | None = None,
+    ) -> Callable[[F], F]:
+        """Register a handler for ``path`` and ``methods``.
+
+        Args:
+            policy: this route's governance (default: the service's policy).
+            fallback: ``fn(request, rejection)`` answering instead of an error when the request is
+                rate limited, shed, timed out or hits an open breaker; its response carries
+                ``X-Seawall-Fallback: <REASON>``.
+        """
 
         def decorator(fn: F) -> F:
             for method in methods:
-                self._add(path, method.upper(), fn, policy)
+                self._add(path, method.upper(), fn, policy, fallback)
             return fn
 
         return decorator
 
-    def get(self, path: str, *, policy: Policy | None = None) -> Callable[[F], F]:
-        return self.route(path, ["GET"], policy=policy)
+    def get(
+        self, path: str, *, policy: Policy | None = None, fallback: Fallback | None = None
+    ) -> Callable[[F], F]:
+        """Register a ``GET`` handler (``HEAD`` is served by it too)."""
+        return self.route(path, ["GET"], policy=policy, fallback=fallback)
 
-    def post(self, path: str, *, policy: Policy | None = None) -> Callable[[F], F]:
-        return self.route(path, ["POST"], policy=policy)
+    def post(
+        self, path: str, *, policy: Policy | None = None, fallback: Fallback | None = None
+    ) -> Callable[[F], F]:
+        """Register a ``POST`` handler."""
+        return self.route(path, ["POST"], policy=policy, fallback=fallback)
 
-    def put(self, path: str, *, policy: Policy | None = None) -> Callable[[F], F]:
-        return self.route(path, ["PUT"], policy=policy)
+    def put(
+        self, path: str, *, policy: Policy | None = None, fallback: Fallback | None = None
+    ) -> Callable[[F], F]:
+        """Register a ``PUT`` handler."""
+        return self.route(path, ["PUT"], policy=policy, fallback=fallback)
 
-    def patch(self, path: str, *, policy: Policy | None = None) -> Callable[[F], F]:
-        return self.route(path, ["PATCH"], policy=policy)
+    def patch(
+        self, path: str, *, policy: Policy | None = None, fallback: Fallback | None = None
+    ) -> Callable[[F], F]:
+        """Register a ``PATCH`` handler."""
+        return self.route(path, ["PATCH"], policy=policy, fallback=fallback)
 
-    def delete(self, path: str, *, policy: Policy | None = None) -> Callable[[F], F]:
-        return self.route(path, ["DELETE"], policy=policy)
+    def delete(
+        self, path: str, *, policy: Policy | None = None, fallback: Fallback | None = None
+    ) -> Callable[[F], F]:
+        """Register a ``DELETE`` handler."""
+        return self.route(path, ["DELETE"], policy=policy, fallback=fallback)
 
-    def _add(self, path: str, method: str, fn: Callable[..., Any], policy: Policy | None) -> None:
+    def _add(
+        self,
+        path: str,
+        method: str,
+        fn: Callable[..., Any],
+        policy: Policy | None,
+        fallback: Fallback | None = None,
+    ) -> None:
         methods = self.router.get(path)
         if methods is None:
             methods = {}
@@ -284,11 +384,12 @@ class Service:
             self.metrics.route(path, method),
             self.clock,
             self.wheel,
+            fallback,
         )
         self._openapi = None
 
     def _compile(self, path: str, method: str, policy: Policy) -> Chain:
-        return compile_chain(policy, RouteInfo(path, method, self.name), self.factories)
+        return compile_chain(policy, RouteInfo(path, method, self.name, self.governance), self.factories)
 
     def endpoints(self) -> list[Endpoint]:
         """Every registered endpoint, in registration order (static routes first)."""
@@ -345,12 +446,15 @@ class Service:
         """Apply ``cfg`` (default: the file ``find_config()`` names, if any) to every route."""
         cfg = cfg if cfg is not None else load_config()
         self.config = cfg
+        if cfg.redis_url:
+            self.governance.redis_url = cfg.redis_url
         apply_config(self, cfg)
         return cfg
 
     async def startup(self) -> None:
         """Load the configuration, run startup hooks, then mark the service ready."""
         self.configure()
+        self.governance.start()
         for fn in self._startup:
             if inspect.isawaitable(r := fn()):
                 await r
@@ -369,6 +473,7 @@ class Service:
         for fn in self._shutdown:
             if inspect.isawaitable(r := fn()):
                 await r
+        await self.governance.stop()
         self.metrics.flush()
 
     def _spawn(self, coro: Awaitable[None]) -> None:
@@ -401,6 +506,7 @@ class Service:
             await _send_error(send, NotFound(f"no route for {scope['path']}"), head)
             return
         methods, params = found
+        scope["path_params"] = params  # for path-keyed checks (hotspots)
         ep = methods.get(scope["method"]) or (methods.get("GET") if head else None)
         if ep is None:
             allow = sorted({*methods, *(["HEAD"] if "GET" in methods else [])})

@@ -24,12 +24,21 @@ DEFAULT_RESOLUTION: Final = 0.005
 class Watch:
     """One request under watch; ``expired`` is set just before its task is cancelled."""
 
-    __slots__ = ("expired", "task", "tick")
+    __slots__ = ("clock", "deadline", "expired", "task", "tick", "timeout")
 
-    def __init__(self, task: asyncio.Task[object] | None, tick: int) -> None:
+    def __init__(
+        self, task: asyncio.Task[object] | None, tick: int, deadline: float, timeout: float, clock: Clock
+    ) -> None:
         self.task = task
         self.tick = tick
+        self.deadline = deadline
+        self.timeout = timeout
+        self.clock = clock
         self.expired = False
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (negative once passed)."""
+        return self.deadline - self.clock.now()
 
 
 @final
@@ -55,13 +64,16 @@ class TimeoutWheel:
     def watch(self, timeout: float) -> Watch:
         """Watch the current task; it is cancelled once ``timeout`` seconds have passed."""
         # Round up: never fire early.
-        tick = -int(-(self._clock.now() + timeout) // self._resolution)
+        now = self._clock.now()
+        deadline = now + timeout
+        tick = -int(-deadline // self._resolution)
         if self._handle is None:
-            self._last = min(self._last, tick - 1) if self._buckets else tick - 1
+            if not self._buckets:  # idle until now: nothing before the current tick is pending
+                self._last = int(now // self._resolution)
             self._schedule()
-        elif tick <= self._last:
+        if tick <= self._last:
             tick = self._last + 1
-        w = Watch(asyncio.current_task(), tick)
+        w = Watch(asyncio.current_task(), tick, deadline, timeout, self._clock)
         bucket = self._buckets.get(tick)
         if bucket is None:
             bucket = self._buckets[tick] = set()

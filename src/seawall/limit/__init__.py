@@ -15,6 +15,8 @@ reports a frozen ``statistics()`` snapshot, and has a no-op twin for when a limi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from seawall.limit._base import RateLimiter
 from seawall.limit._concurrency_limit import ConcurrencyLimit, ConcurrencyLimitStatistics
 from seawall.limit._hotspot import HotspotLimiter, HotspotLimiterStatistics
@@ -24,9 +26,6 @@ from seawall.limit._noop_limiter import NoopKeyedLimiter, NoopLimiter, NoopLimit
 from seawall.limit._sliding_window import SlidingWindow, SlidingWindowStatistics
 from seawall.limit._token_bucket import TokenBucket, TokenBucketStatistics
 from seawall.limit._warmup import WarmUp, WarmUpStatistics
-
-# The distributed twins, re-exported (and added to __all__) once ``_redis.py`` lands:
-# from seawall.limit._redis import RedisTokenBucket, RedisWindowLimiter
 
 __all__ = [
     "ConcurrencyLimit",
@@ -41,6 +40,9 @@ __all__ = [
     "NoopLimiter",
     "NoopLimiterStatistics",
     "RateLimiter",
+    "RedisLimiterStatistics",
+    "RedisTokenBucket",
+    "RedisWindowLimiter",
     "SlidingWindow",
     "SlidingWindowStatistics",
     "TokenBucket",
@@ -48,3 +50,17 @@ __all__ = [
     "WarmUp",
     "WarmUpStatistics",
 ]
+
+if TYPE_CHECKING:
+    from seawall.limit._redis import RedisLimiterStatistics, RedisTokenBucket, RedisWindowLimiter
+
+_REDIS_NAMES = frozenset({"RedisLimiterStatistics", "RedisTokenBucket", "RedisWindowLimiter"})
+
+
+def __getattr__(name: str) -> Any:
+    # The Redis limiters need the optional `redis` package (seawall[redis]): import on first use.
+    if name in _REDIS_NAMES:
+        from seawall.limit import _redis
+
+        return getattr(_redis, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

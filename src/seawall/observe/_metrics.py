@@ -50,8 +50,9 @@ class RouteStats:
         self.buckets[bisect_left(DURATION_BUCKETS, seconds)] += 1
         self.total_seconds += seconds
 
-    def reject(self, reason: str) -> None:
-        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+    def reject(self, reason: str, check: str = "") -> None:
+        key = f"{reason}:{check}"
+        self.rejected[key] = self.rejected.get(key, 0) + 1
 
 
 class _RouteSnapshot(msgspec.Struct, array_like=True):
@@ -180,7 +181,7 @@ class RequestMetrics(Collector):
         rejected = CounterMetricFamily(
             "seawall_http_server_rejected",
             "Requests rejected by governance checks, by reason.",
-            labels=[*labels, "reason"],
+            labels=[*labels, "reason", "check"],
         )
         in_flight = GaugeMetricFamily(
             "seawall_http_server_in_flight", "Requests being handled now.", labels=labels
@@ -194,8 +195,9 @@ class RequestMetrics(Collector):
                 cumulative += n
                 buckets.append((_le(bound), cumulative))
             duration.add_metric([r.route, r.method], buckets, r.total_seconds)
-            for reason, n in sorted(r.rejected.items()):
-                rejected.add_metric([r.route, r.method, reason], n)
+            for key, n in sorted(r.rejected.items()):
+                reason, _, check = key.partition(":")
+                rejected.add_metric([r.route, r.method, reason, check], n)
             in_flight.add_metric([r.route, r.method], r.in_flight)
         yield requests
         yield duration
