@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from seawall.http._chain import AsyncCheck, Chain, Check, CheckFactory, ConcurrencyCheck, Exit, RouteInfo
 from seawall.http._checks import Governance, key_function
+from seawall.http._middleware import SeawallMiddleware
 from seawall.http._params import Header
 from seawall.http._policy import (
     BARE,
@@ -46,6 +47,7 @@ __all__ = [
     "Request",
     "Response",
     "RouteInfo",
+    "SeawallMiddleware",
     "Service",
     "SheddingPolicy",
     "WarmUpPolicy",
