@@ -205,10 +205,6 @@ async def test_empty_body_for_required_struct_is_400(service: Service, asgi_clie
     assert r.json()["reason"] == "MALFORMED_BODY"
 
 
-@pytest.mark.xfail(
-    reason="bug: _params._is_body_type does not unwrap `Item | None`, so the body is read as a query param",
-    strict=True,
-)
 async def test_optional_body_defaults_when_empty(service: Service, asgi_client: Client) -> None:
     """An optional body parameter takes its default when the body is empty."""
     async with asgi_client(service) as client:
