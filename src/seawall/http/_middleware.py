@@ -26,7 +26,7 @@ from seawall.http._router import Router
 from seawall.http._service import _send_error
 from seawall.http._timeouts import TimeoutWheel
 from seawall.load import CpuProbe
-from seawall.observe import RequestMetrics, RouteStats
+from seawall.observe import GovernanceCollector, RequestMetrics, RouteStats
 
 __all__ = ["SeawallMiddleware"]
 
@@ -85,6 +85,7 @@ class SeawallMiddleware:
         self.metrics = RequestMetrics()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.metrics)
+        self.registry.register(GovernanceCollector(self.governance))
         self.metrics_path = metrics_path
         self.wheel = TimeoutWheel(clock=clock)
         self._router: Router[dict[str, _Guard]] = Router()

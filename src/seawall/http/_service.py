@@ -45,7 +45,7 @@ from seawall.http._response import JSON_HEADER, Response, encode_result
 from seawall.http._router import Router, parse_template
 from seawall.http._timeouts import TimeoutWheel, Watch
 from seawall.load import CpuProbe
-from seawall.observe import MetricsDir, RequestMetrics, RouteStats
+from seawall.observe import GovernanceCollector, MetricsDir, RequestMetrics, RouteStats
 
 __all__ = ["Endpoint", "Service"]
 
@@ -294,6 +294,7 @@ class Service:
         self.metrics = RequestMetrics(MetricsDir(metrics_dir) if metrics_dir else None)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.metrics)
+        self.registry.register(GovernanceCollector(self.governance))
         self._startup: list[Callable[[], Awaitable[None] | None]] = []
         self._shutdown: list[Callable[[], Awaitable[None] | None]] = []
         self._route_policies: dict[tuple[str, str], Policy | None] = {}

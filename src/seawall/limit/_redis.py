@@ -239,6 +239,11 @@ class _RedisLimiter:
     # -- the decision --------------------------------------------------------------------------
 
     @property
+    def key(self) -> str:
+        """The Redis key prefix this limiter decides on."""
+        return self._key
+
+    @property
     def mode(self) -> Literal["redis", "local"]:
         """``"redis"`` or ``"local"`` (the fallback)."""
         return self._mode

@@ -7,6 +7,7 @@ changes governance decisions.
 
 from __future__ import annotations
 
+from seawall.observe._governance import GovernanceCollector
 from seawall.observe._metrics import (
     DURATION_BUCKETS,
     MetricsDir,
@@ -14,4 +15,4 @@ from seawall.observe._metrics import (
     RouteStats,
 )
 
-__all__ = ["DURATION_BUCKETS", "MetricsDir", "RequestMetrics", "RouteStats"]
+__all__ = ["DURATION_BUCKETS", "GovernanceCollector", "MetricsDir", "RequestMetrics", "RouteStats"]
