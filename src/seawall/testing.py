@@ -73,19 +73,22 @@ class MockClock:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         heapq.heappush(self._sleepers, (self._now + seconds, next(self._counter), fut))
-        if self._autojump:
+        if self._autojump and not self._jumpers:
             task = loop.create_task(self._autojump_when_idle())
             self._jumpers.add(task)
             task.add_done_callback(self._jumpers.discard)
         await fut
 
     async def _autojump_when_idle(self) -> None:
-        # Let every runnable task run first, so autojump only moves time when all are waiting.
-        for _ in range(8):
-            await asyncio.sleep(0)
-        while self._sleepers and self._sleepers[0][2].done():
-            heapq.heappop(self._sleepers)
-        if self._autojump and self._sleepers:
+        # One jumper at a time: it lets every runnable task run (so woken sleepers can go back to
+        # sleep, possibly earlier than the others), then advances to the earliest wake-up only.
+        while self._autojump:
+            for _ in range(8):
+                await asyncio.sleep(0)
+            while self._sleepers and self._sleepers[0][2].done():
+                heapq.heappop(self._sleepers)
+            if not self._sleepers:
+                return
             self._now = max(self._now, self._sleepers[0][0])
             self._wake()
 
