@@ -80,9 +80,13 @@ FLOORS = (
 )
 
 
-def _ratio(outcomes: dict[str, Outcome], num: str, den: str) -> float | None:
-    a = outcomes[num].rps if num in outcomes else None
-    b = outcomes[den].rps if den in outcomes else None
+def _ratio(outcomes: dict[str, Outcome], num: str, den: str, *, per_cpu: bool = False) -> float | None:
+    def figure(name: str) -> float | None:
+        if name not in outcomes:
+            return None
+        return outcomes[name].rps_per_cpu if per_cpu else outcomes[name].rps
+
+    a, b = figure(num), figure(den)
     return a / b if a is not None and b else None
 
 
@@ -109,17 +113,22 @@ def report(outcomes: dict[str, Outcome], settings: WrkSettings) -> dict[str, Any
             _fmt(_ratio(outcomes, name, "raw"), ".2f"),
             str(outcome.non_2xx + outcome.socket_errors) if outcome.runs else "-",
             _fmt(outcome.server_cpu, ".2f"),
+            _fmt(outcome.rps_per_cpu, ",.0f"),
+            _fmt(_ratio(outcomes, name, "raw", per_cpu=True), ".2f"),
             _fmt(outcome.foreign_cpu, ".2f"),
             what,
         ]
         rows.append(row)
     headers = ["target", "req/s", *(["req/s range"] if ranges else []), "p50 ms", "p99 ms", "x raw", "errors"]
-    headers += ["srv cpu", "noise", "what"]
+    headers += ["srv cpu", "req/cpu-s", "x raw/cpu", "noise", "what"]
     print()
     print_table(headers, rows, align="l" + "r" * (len(headers) - 2) + "l")
     print(
-        "srv cpu: cores the server used (1.00 = saturated); noise: cores used by other processes "
-        "during the run (median)"
+        "x raw: req/s ratio to raw (the headline).  srv cpu: cores the server used (1.00 = saturated).\n"
+        "req/cpu-s: requests per second of server CPU time, and x raw/cpu its ratio to raw: the cost\n"
+        "per request, a cross-check that holds up when other processes starve the server.\n"
+        "noise: cores used by other processes during the run (median); above "
+        f"{settings.max_foreign_cpu:.2f} the run is disturbed."
     )
     noisy = [n for n, o in outcomes.items() if (o.foreign_cpu or 0.0) > settings.max_foreign_cpu]
     if noisy:
@@ -127,11 +136,14 @@ def report(outcomes: dict[str, Outcome], settings: WrkSettings) -> dict[str, Any
     print()
 
     ratios: dict[str, float | None] = {}
+    ratios_per_cpu: dict[str, float | None] = {}
     floors: dict[str, Any] = {}
     print("floors (informational; they never change the exit status):")
     for label, num, den, floor in FLOORS:
         value = _ratio(outcomes, num, den)
+        per_cpu = _ratio(outcomes, num, den, per_cpu=True)
         ratios[label] = None if value is None else round(value, 3)
+        ratios_per_cpu[label] = None if per_cpu is None else round(per_cpu, 3)
         dirty = outcomes[num].non_2xx + outcomes[num].socket_errors if value is not None else 0
         if value is None:
             verdict = "SKIP"
@@ -141,11 +153,14 @@ def report(outcomes: dict[str, Outcome], settings: WrkSettings) -> dict[str, Any
             verdict = "PASS" if value >= floor else "FAIL"
         floors[label] = {"floor": floor, "ratio": ratios[label], "verdict": verdict.split()[0]}
         shown = "    -" if value is None else f"{value:5.2f}x"
-        print(f"  {label:<28} {shown:>6}  (floor {floor:>4.2f}x)  {verdict}")
+        cross = "" if per_cpu is None else f"   [per server CPU-s: {per_cpu:.2f}x]"
+        print(f"  {label:<28} {shown:>6}  (floor {floor:>4.2f}x)  {verdict:<5}{cross}")
     for name in ("starlette", "fastapi", "fastapi_stack"):
         value = _ratio(outcomes, name, "raw")
+        per_cpu = _ratio(outcomes, name, "raw", per_cpu=True)
         ratios[f"{name}/raw"] = None if value is None else round(value, 3)
-    return {"ratios": ratios, "floors": floors}
+        ratios_per_cpu[f"{name}/raw"] = None if per_cpu is None else round(per_cpu, 3)
+    return {"ratios": ratios, "ratios_per_server_cpu": ratios_per_cpu, "floors": floors}
 
 
 def main(argv: list[str] | None = None) -> int:
