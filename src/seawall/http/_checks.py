@@ -233,6 +233,7 @@ class SheddingCheck:
     __slots__ = ("priority", "shedder")
     name = "shedding"
     cost = 30
+    defer = True  # see compile_chain: admitted work must not run before queued requests are seen
 
     def __init__(self, shedder: Shedder, priority: bool) -> None:
         self.shedder = shedder

@@ -164,6 +164,8 @@ class SeawallMiddleware:
         stats.in_flight += 1
         watch = token = None
         try:
+            if chain.defer:
+                await asyncio.sleep(0)  # see compile_chain: let queued requests be seen first
             if timeout is not None and timeout <= 0:
                 raise DeadlineExceeded("the request's deadline had passed on arrival", check="deadline")
             if timeout is not None:

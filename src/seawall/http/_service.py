@@ -152,6 +152,8 @@ class Endpoint:
         stats.in_flight += 1
         status = 500
         try:  # run: the handler under its deadline, then the response
+            if chain.defer:
+                await asyncio.sleep(0)  # see compile_chain: let queued requests be seen first
             status = await self._respond(scope, receive, send, params)
         finally:  # account
             stats.in_flight -= 1
