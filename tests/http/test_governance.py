@@ -323,11 +323,6 @@ def test_recompile_is_all_or_nothing() -> None:
     assert {ep.route: ep.chain for ep in svc.endpoints()} == before
 
 
-@pytest.mark.xfail(
-    reason="bug: Service.recompile assigns self.policy = default before compiling, so a failed "
-    "recompile still changes the default policy used by routes added later",
-    strict=True,
-)
 def test_failed_recompile_keeps_the_default_policy() -> None:
     """A recompile that fails leaves the service's default policy as it was."""
 

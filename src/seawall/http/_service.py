@@ -413,19 +413,19 @@ class Service:
         for key in policies:
             if key not in known:
                 raise ConfigError(f"no route matches {key!r}", path=f"$.routes[{key!r}]")
-        if default is not None:
-            self.policy = default
+        new_default = default if default is not None else self.policy
         chains: list[tuple[Endpoint, Chain]] = []
         for ep in endpoints:
             policy = (
                 policies.get(f"{ep.method} {ep.route}")
                 or policies.get(ep.route)
                 or self._route_policies.get((ep.route, ep.method))
-                or self.policy
+                or new_default
             )
             chains.append((ep, self._compile(ep.route, ep.method, policy)))
         for ep, chain in chains:  # compile all first, then swap: a bad policy changes nothing
             ep.set_chain(chain)
+        self.policy = new_default
 
     # -- lifecycle ------------------------------------------------------------------------------
 
