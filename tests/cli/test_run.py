@@ -1,0 +1,204 @@
+"""``seawall run`` as a real process: multi-worker metrics, SIGTERM drain, uvicorn, bad config."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import IO
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+SEAWALL = Path(sys.executable).parent / "seawall"
+
+
+class Server:
+    """One ``seawall run`` process on a loopback port."""
+
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> None:
+        self.process = process
+        self.url = f"http://127.0.0.1:{port}"
+        self._log = log
+
+    def log(self) -> str:
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+
+def env_without_seawall() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("SEAWALL_")}
+
+
+@contextlib.contextmanager
+def seawall_run(*args: str, port: int, timeout: float = 10.0) -> Iterator[Server]:
+    """Start ``seawall run ARGS --port PORT`` from the repo root and wait until /healthz answers."""
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [str(SEAWALL), "run", *args, "--port", str(port)],
+            cwd=REPO,
+            env=env_without_seawall(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        server = Server(process, port, log)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if process.poll() is not None:
+                    pytest.fail(f"seawall run exited with {process.returncode}:\n{server.log()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    pytest.fail(f"seawall run not healthy after {timeout}s:\n{server.log()}")
+                time.sleep(0.05)
+            yield server
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def sample_sum(text: str, name: str, **match: str) -> float:
+    """Sum of the samples called ``name`` whose labels include ``match``."""
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name and match.items() <= s.labels.items()
+    )
+
+
+def poll(probe: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if probe():
+            return True
+        time.sleep(0.05)
+    return probe()
+
+
+def test_workers_share_request_metrics(free_port: int) -> None:
+    """With ``--workers 2``, /metrics (from either worker) counts every worker's requests exactly."""
+    n = 400
+
+    async def load(url: str) -> list[int]:
+        limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+        async with httpx.AsyncClient(base_url=url, limits=limits) as client:
+            sem = asyncio.Semaphore(8)
+
+            async def one() -> int:
+                async with sem:
+                    return (await client.get("/hello")).status_code
+
+            return await asyncio.gather(*(one() for _ in range(n)))
+
+    with seawall_run("examples.hello:service", "--workers", "2", port=free_port) as server:
+        codes = asyncio.run(load(server.url))
+        assert codes == [200] * n
+
+        def total() -> float:
+            text = httpx.get(f"{server.url}/metrics", timeout=2).text  # a new connection: any worker
+            return sample_sum(text, "seawall_http_server_requests_total", route="/hello", code="200")
+
+        counts: list[float] = []
+
+        def reached() -> bool:
+            counts.append(total())
+            return counts[-1] == n
+
+        assert poll(reached, timeout=5), counts
+        assert [total() for _ in range(4)] == [n] * 4  # stable, whichever worker answers
+        assert max(counts) <= n  # never over-counted while snapshots were catching up
+
+
+def test_sigterm_drains_in_flight_requests(free_port: int) -> None:
+    """On SIGTERM /readyz turns 503 NOT_READY, in-flight requests finish with 200, and exit code is 0."""
+    concurrent = 10
+    with (
+        seawall_run(
+            "tests.cli.slow_app:service", "--drain-delay", "1", "--grace-period", "10", port=free_port
+        ) as server,
+        ThreadPoolExecutor(concurrent) as pool,
+    ):
+        assert httpx.get(f"{server.url}/readyz").status_code == 200
+        slow = [pool.submit(httpx.get, f"{server.url}/slow", timeout=15) for _ in range(concurrent)]
+
+        def in_flight() -> bool:
+            text = httpx.get(f"{server.url}/metrics").text
+            return sample_sum(text, "seawall_http_server_in_flight", route="/slow") == concurrent
+
+        assert poll(in_flight, timeout=5), "the slow requests never got in flight"
+
+        os.kill(server.process.pid, signal.SIGTERM)
+        readiness: list[tuple[int, str]] = []
+        while not all(f.done() for f in slow):
+            with contextlib.suppress(httpx.HTTPError):
+                r = httpx.get(f"{server.url}/readyz", timeout=1)
+                readiness.append((r.status_code, r.json()["reason"] if r.status_code != 200 else ""))
+            time.sleep(0.05)
+
+        assert [f.result().status_code for f in slow] == [200] * concurrent
+        assert readiness, "/readyz was never reachable during the drain delay"
+        assert set(readiness) == {(503, "NOT_READY")}
+        assert server.process.wait(timeout=10) == 0
+
+
+def test_uvicorn_serves_hello(free_port: int) -> None:
+    """``--server uvicorn`` serves the example with its lifespan run (ready)."""
+    with seawall_run("examples.hello:service", "--server", "uvicorn", port=free_port) as server:
+        hello = httpx.get(f"{server.url}/hello")
+        ready = httpx.get(f"{server.url}/readyz")
+    assert (hello.status_code, hello.json()) == (200, {"message": "hello"})
+    assert ready.status_code == 200
+
+
+def test_bad_config_exits_2_naming_the_field(tmp_path: Path) -> None:
+    """``seawall run --config bad.yaml`` exits 2 before serving and prints the bad field's path."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("server:\n  port: eighty\n")
+    result = subprocess.run(
+        [str(SEAWALL), "run", "--config", str(bad), "examples.hello:service"],
+        cwd=REPO,
+        env=env_without_seawall(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "$.server.port" in result.stderr
+    assert "invalid configuration" in result.stderr
+
+
+def test_unknown_server_exits_2(tmp_path: Path) -> None:
+    """``--server`` other than granian or uvicorn is refused with exit code 2."""
+    result = subprocess.run(
+        [str(SEAWALL), "run", "--server", "gunicorn", "examples.hello:service"],
+        cwd=tmp_path,
+        env=env_without_seawall(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "granian or uvicorn" in result.stderr
