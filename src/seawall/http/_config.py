@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Final, Literal
 
 import msgspec
 
@@ -42,20 +42,13 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
         grace_period: after the listener closes, seconds in-flight requests get to finish.
     """
 
+    # Constraints as msgspec Meta so that an error names the field itself ($.server.port).
     host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
+    workers: Annotated[int, msgspec.Meta(ge=1)] = 1
     server: Literal["granian", "uvicorn"] = "granian"
-    drain_delay: float = 2.0
-    grace_period: float = 30.0
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.port <= 65535:
-            raise ValueError("port must be in 0..65535")
-        if self.workers < 1:
-            raise ValueError("workers must be >= 1")
-        if self.drain_delay < 0 or self.grace_period < 0:
-            raise ValueError("drain_delay and grace_period must be >= 0")
+    drain_delay: Annotated[float, msgspec.Meta(ge=0)] = 2.0
+    grace_period: Annotated[float, msgspec.Meta(ge=0)] = 30.0
 
 
 class SeawallConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

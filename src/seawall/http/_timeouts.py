@@ -85,6 +85,8 @@ class TimeoutWheel:
         bucket = self._buckets.get(w.tick)
         if bucket is not None:
             bucket.discard(w)
+            if not bucket:  # so the timer stops once nothing is watched
+                del self._buckets[w.tick]
 
     def _schedule(self) -> None:
         self._handle = asyncio.get_running_loop().call_later(self._resolution, self.tick)
