@@ -218,7 +218,7 @@ class InternalError(HTTPError):
 
 
 def _retry_after(seconds: float | None) -> list[tuple[bytes, bytes]]:
-    if seconds is None:
+    if seconds is None or not math.isfinite(seconds):  # inf: no retry would ever succeed
         return []
     # Retry-After takes whole seconds (RFC 9110 §10.2.3); round up so clients never come back early.
     return [(b"retry-after", str(max(1, math.ceil(seconds))).encode())]

@@ -108,11 +108,12 @@ async def test_remaining_follows_a_shorter_incoming_deadline(mock_clock: MockClo
     assert abs(left - 0.5) < 1e-9
 
 
-async def test_unparseable_header_is_ignored(mock_clock: MockClock) -> None:
-    """``X-Seawall-Deadline-Ms: soon`` is ignored: the route's own timeout applies, no error."""
+@pytest.mark.parametrize("value", ["soon", "", "nan", "1e400"])
+async def test_unparseable_or_infinite_header_is_ignored(mock_clock: MockClock, value: str) -> None:
+    """A deadline header that is not a finite number is ignored: the route's own timeout applies."""
     svc = reporting(mock_clock, timeout=3.0)
     async with client(svc) as c:
-        r = await c.get("/left", headers={HEADER: "soon"})
+        r = await c.get("/left", headers={HEADER: value})
     assert r.status_code == 200
     assert r.json()["remaining"] == 3.0
 

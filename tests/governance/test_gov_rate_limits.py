@@ -258,3 +258,13 @@ async def test_pacing_rejects_beyond_max_wait(mock_clock: MockClock) -> None:
     assert over.json()["reason"] == "RATE_LIMITED"
     assert int(over.headers["retry-after"]) >= 1
     assert rest == [200, 200]
+
+
+async def test_limit_that_never_admits_is_429_without_retry_after(mock_clock: MockClock) -> None:
+    """A warm-up of 0.5/s never admits (retry_after is inf): 429 without Retry-After, not a crash."""
+    svc = limited(mock_clock, Policy(warmup=WarmUpPolicy(count=0.5, period=10)))
+    async with client(svc) as c:
+        r = await c.get("/x")
+    assert r.status_code == 429
+    assert "retry-after" not in r.headers
+    assert check(endpoint(svc, "/x"), "concurrency").in_flight == 0
