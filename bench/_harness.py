@@ -512,34 +512,45 @@ class Outcome:
     status: str = "ok"
     reason: str = ""
     runs: list[WrkResult] = field(default_factory=list)
+    max_foreign_cpu: float = 0.10
+
+    @property
+    def clean_runs(self) -> list[WrkResult]:
+        """Runs during which other processes stayed under ``max_foreign_cpu`` cores."""
+        return [r for r in self.runs if r.cpu is not None and r.cpu.foreign <= self.max_foreign_cpu]
+
+    @property
+    def used_runs(self) -> list[WrkResult]:
+        """The runs the figures come from: the clean ones if any, else all (and flagged noisy)."""
+        return self.clean_runs or self.runs
 
     @property
     def rps(self) -> float | None:
-        return statistics.median(r.rps for r in self.runs) if self.runs else None
+        return statistics.median(r.rps for r in self.used_runs) if self.runs else None
 
     @property
     def p50_ms(self) -> float | None:
-        return statistics.median(r.p50_ms for r in self.runs) if self.runs else None
+        return statistics.median(r.p50_ms for r in self.used_runs) if self.runs else None
 
     @property
     def p99_ms(self) -> float | None:
-        return statistics.median(r.p99_ms for r in self.runs) if self.runs else None
+        return statistics.median(r.p99_ms for r in self.used_runs) if self.runs else None
 
     @property
     def server_cpu(self) -> float | None:
-        cpu = [r.cpu.server for r in self.runs if r.cpu is not None]
+        cpu = [r.cpu.server for r in self.used_runs if r.cpu is not None]
         return statistics.median(cpu) if cpu else None
 
     @property
     def rps_per_cpu(self) -> float | None:
         """Requests per second of server CPU time: the cost figure, robust to a server starved by
         other processes (a starved server serves fewer req/s but the same req per CPU-second)."""
-        per = [r.rps / r.cpu.server for r in self.runs if r.cpu is not None and r.cpu.server > 0]
+        per = [r.rps / r.cpu.server for r in self.used_runs if r.cpu is not None and r.cpu.server > 0]
         return statistics.median(per) if per else None
 
     @property
     def foreign_cpu(self) -> float | None:
-        cpu = [r.cpu.foreign for r in self.runs if r.cpu is not None]
+        cpu = [r.cpu.foreign for r in self.used_runs if r.cpu is not None]
         return statistics.median(cpu) if cpu else None
 
     @property
@@ -568,6 +579,7 @@ class Outcome:
                 "rps_per_server_cpu": _round(self.rps_per_cpu),
                 "foreign_cpu": _round(self.foreign_cpu, 2),
                 "foreign_cpu_runs": [_round(r.cpu.foreign, 2) if r.cpu else None for r in self.runs],
+                "clean_runs": len(self.clean_runs),
             }
         return out
 
@@ -581,10 +593,12 @@ def bench_targets(
 ) -> dict[str, Outcome]:
     """Measure each target in turn: start, wait ready, warm up, measure, stop.
 
-    With ``settings.repeat`` > 1 the targets are run in interleaved rounds (A B C, A B C, ...). A target
-    that fails is recorded as ``failed`` and left out of later rounds; the others still run.
+    With ``settings.repeat`` > 1 the targets are run in interleaved rounds (A B C, A B C, ...). Figures
+    are medians over the clean runs (other processes under ``settings.max_foreign_cpu`` cores), or over
+    all runs if none was clean. A target that fails is recorded as ``failed`` and left out of later
+    rounds; the others still run.
     """
-    outcomes = {t.name: Outcome(t) for t in targets}
+    outcomes = {t.name: Outcome(t, max_foreign_cpu=settings.max_foreign_cpu) for t in targets}
     for target in targets:
         if target.optional:
             error = check_importable(target.app)

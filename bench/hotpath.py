@@ -116,23 +116,25 @@ def report(outcomes: dict[str, Outcome], settings: WrkSettings) -> dict[str, Any
             _fmt(outcome.rps_per_cpu, ",.0f"),
             _fmt(_ratio(outcomes, name, "raw", per_cpu=True), ".2f"),
             _fmt(outcome.foreign_cpu, ".2f"),
+            f"{len(outcome.clean_runs)}/{len(outcome.runs)}" if outcome.runs else "-",
             what,
         ]
         rows.append(row)
     headers = ["target", "req/s", *(["req/s range"] if ranges else []), "p50 ms", "p99 ms", "x raw", "errors"]
-    headers += ["srv cpu", "req/cpu-s", "x raw/cpu", "noise", "what"]
+    headers += ["srv cpu", "req/cpu-s", "x raw/cpu", "noise", "clean", "what"]
     print()
     print_table(headers, rows, align="l" + "r" * (len(headers) - 2) + "l")
     print(
         "x raw: req/s ratio to raw (the headline).  srv cpu: cores the server used (1.00 = saturated).\n"
         "req/cpu-s: requests per second of server CPU time, and x raw/cpu its ratio to raw: the cost\n"
         "per request, a cross-check that holds up when other processes starve the server.\n"
-        "noise: cores used by other processes during the run (median); above "
-        f"{settings.max_foreign_cpu:.2f} the run is disturbed."
+        "noise: cores used by other processes during the run (median); a run is clean at <= "
+        f"{settings.max_foreign_cpu:.2f}.\nclean: clean runs / runs; figures are medians over the clean runs "
+        "(over all runs if none was clean)."
     )
-    noisy = [n for n, o in outcomes.items() if (o.foreign_cpu or 0.0) > settings.max_foreign_cpu]
+    noisy = [n for n, o in outcomes.items() if o.runs and not o.clean_runs]
     if noisy:
-        print(f"WARNING: other processes competed for CPU during: {', '.join(noisy)}; figures are noisy")
+        print(f"WARNING: no clean run for: {', '.join(noisy)}; their figures are noisy")
     print()
 
     ratios: dict[str, float | None] = {}
@@ -190,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"server:  {describe_server(args.server)}")
         print(f"client:  {settings.describe()}")
         print(f"pinning: {pinning.describe()}")
-        print("figures: median over rounds; targets run one at a time, rounds interleaved")
+        print("figures: median over clean rounds; targets run one at a time, rounds interleaved")
         sys.stdout.flush()
 
         outcomes = bench_targets(targets, server=args.server, settings=settings, pinning=pinning)
