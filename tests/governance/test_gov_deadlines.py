@@ -141,11 +141,6 @@ async def test_finished_request_leaves_nothing_on_the_wheel(mock_clock: MockCloc
     assert svc.wheel.watched == 0
 
 
-@pytest.mark.xfail(
-    reason="bug: time spent waiting in async checks (bulkhead queue) is not taken off the incoming "
-    "deadline; Endpoint._respond starts the caller's budget only when the handler starts",
-    strict=True,
-)
 async def test_incoming_deadline_counts_time_spent_queued(mock_clock: MockClock) -> None:
     """A request with a 1 s budget that waited 2 s in the bulkhead queue is 504, its handler not run."""
     svc = Service("deadlines", clock=mock_clock)

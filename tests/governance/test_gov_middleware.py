@@ -7,7 +7,6 @@ import asyncio
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -200,11 +199,6 @@ async def test_metrics_are_served_by_the_middleware(mock_clock: MockClock) -> No
     assert samples(r.text, REJECTED) == {key: 1}
 
 
-@pytest.mark.xfail(
-    reason="bug: SeawallMiddleware.__call__ looks up guards by exact method, so HEAD on a 'GET /x' "
-    "route falls to the default policy (Service maps HEAD to GET)",
-    strict=True,
-)
 async def test_head_is_governed_like_get(mock_clock: MockClock) -> None:
     """On a Starlette app (which serves HEAD for GET routes), HEAD counts against the GET route's limit."""
 

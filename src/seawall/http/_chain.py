@@ -79,8 +79,6 @@ class Chain:
     checks: tuple[Check, ...]
     async_checks: tuple[AsyncCheck, ...]
     policy: Policy
-    #: Yield to the event loop once between admission and the handler (see ``compile_chain``).
-    defer: bool = False
 
     @property
     def names(self) -> list[str]:
@@ -126,11 +124,4 @@ def compile_chain(policy: Policy, route: RouteInfo, factories: Sequence[CheckFac
     built = [c for f in factories if (c := f(policy, route)) is not None]
     sync = sorted((c for c in built if isinstance(c, Check)), key=lambda c: c.cost)
     waiting = sorted((c for c in built if not isinstance(c, Check)), key=lambda c: c.cost)
-    # A check that counts requests in flight (the adaptive shedder) sets ``defer``. In asyncio a
-    # CPU-bound handler runs to completion in its task's first step, so requests queued behind it
-    # on the event loop are invisible to an in-flight count and the shedder would never see the
-    # queue (bench/overload.py: no shedding, congestion collapse). Yielding once after admission
-    # lets every queued request be admitted or shed before admitted work runs: the shedder gets
-    # the view of in-flight work that a goroutine-per-request server like go-zero has.
-    defer = any(getattr(c, "defer", False) for c in built)
-    return Chain(tuple(sync), tuple(waiting), policy, defer)
+    return Chain(tuple(sync), tuple(waiting), policy)

@@ -125,7 +125,13 @@ class SeawallMiddleware:
         if found is not None:
             guards, params = found
             scope.setdefault("path_params", params)
-            guard = guards.get(scope["method"]) or guards.get(_ANY) or self._default
+            method = scope["method"]
+            guard = (
+                guards.get(method)
+                or (guards.get("GET") if method == "HEAD" else None)  # HEAD is governed like GET
+                or guards.get(_ANY)
+                or self._default
+            )
         await self._run(guard, scope, receive, send)
 
     async def _run(self, guard: _Guard, scope: Scope, receive: Receive, send: Send) -> None:
@@ -147,6 +153,10 @@ class SeawallMiddleware:
             stats.reject(exc.reason, exc.check)
             stats.observe(await _send_error(send, exc, head), now() - start)
             return
+        except BaseException:  # cancelled while an async check waited: give back what was taken
+            for ex in exits:
+                ex(499)
+            raise
         status = 500
         started = False
 
@@ -159,13 +169,13 @@ class SeawallMiddleware:
 
         timeout = chain.policy.timeout
         incoming = parse_deadline(scope["headers"]) if timeout is not None else None
+        if incoming is not None:
+            incoming -= now() - start  # time spent in admission (queues, pacing) counts
         if incoming is not None and timeout is not None and incoming < timeout:
             timeout = incoming
         stats.in_flight += 1
         watch = token = None
         try:
-            if chain.defer:
-                await asyncio.sleep(0)  # see compile_chain: let queued requests be seen first
             if timeout is not None and timeout <= 0:
                 raise DeadlineExceeded("the request's deadline had passed on arrival", check="deadline")
             if timeout is not None:

@@ -149,12 +149,14 @@ class Endpoint:
             if chain.policy.metrics:
                 stats.observe(status, now() - start)
             return
+        except BaseException:  # cancelled while an async check waited: give back what was taken
+            for ex in exits:
+                ex(499)
+            raise
         stats.in_flight += 1
         status = 500
         try:  # run: the handler under its deadline, then the response
-            if chain.defer:
-                await asyncio.sleep(0)  # see compile_chain: let queued requests be seen first
-            status = await self._respond(scope, receive, send, params)
+            status = await self._respond(scope, receive, send, params, start)
         finally:  # account
             stats.in_flight -= 1
             for ex in exits:
@@ -162,12 +164,20 @@ class Endpoint:
             if chain.policy.metrics:
                 stats.observe(status, now() - start)
 
-    async def _respond(self, scope: Scope, receive: Receive, send: Send, params: dict[str, str]) -> int:
-        """Run the handler (cancelled at its deadline) and send its response; returns the status."""
+    async def _respond(
+        self, scope: Scope, receive: Receive, send: Send, params: dict[str, str], arrived: float | None = None
+    ) -> int:
+        """Run the handler (cancelled at its deadline) and send its response; returns the status.
+
+        ``arrived`` is when admission began: time spent since (bulkhead queue, pacing) is taken
+        off the caller's deadline.
+        """
         timeout = self.chain.policy.timeout
         watch = token = None
         if timeout is not None:
             incoming = parse_deadline(scope["headers"])
+            if incoming is not None and arrived is not None:
+                incoming -= self.clock.now() - arrived
             if incoming is not None and incoming < timeout:
                 if incoming <= 0:  # the caller has already given up: don't run
                     exc = DeadlineExceeded("the request's deadline had passed on arrival", check="deadline")

@@ -17,6 +17,8 @@ class _Owner(Protocol):
 
     def _accepted(self, start: float) -> None: ...
 
+    def _now(self) -> float: ...
+
     def _rejected(self) -> None: ...
 
 
@@ -37,6 +39,16 @@ class ShedTicket:
     def __init__(self, owner: _Owner | None, start: float) -> None:
         self._owner = owner
         self._start = start
+
+    def begin(self) -> None:
+        """The admitted work starts now: measure the response time from here, not from admission.
+
+        A server that queues admitted requests before running them (an asyncio loop does) calls
+        this so that queueing does not inflate the shedder's ``min_rt`` estimate.
+        """
+        owner = self._owner
+        if owner is not None:
+            self._start = owner._now()
 
     def accept(self) -> None:
         """The request completed: count it as passed and record its response time."""
