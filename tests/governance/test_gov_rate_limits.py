@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
+import pytest
 from tests.governance.gov_support import Gate, check, client, endpoint, wait_until
 
 from seawall import (
@@ -268,3 +270,32 @@ async def test_limit_that_never_admits_is_429_without_retry_after(mock_clock: Mo
     assert r.status_code == 429
     assert "retry-after" not in r.headers
     assert check(endpoint(svc, "/x"), "concurrency").in_flight == 0
+
+
+async def test_key_function_separates_clients() -> None:
+    """A registered key function (``key="fn:tenant"``) gives each tenant its own bucket."""
+    service = Service("fn-key")
+
+    @service.key_function("tenant")
+    def tenant(scope: dict[str, object]) -> str:
+        headers = dict(scope["headers"])  # type: ignore[call-overload]
+        return str(headers.get(b"x-tenant", b"").decode())
+
+    @service.get("/t", policy=Policy(rate_limit=RateLimitPolicy(rate=1, burst=1, key="fn:tenant")))
+    async def t() -> dict[str, bool]:
+        return {"ok": True}
+
+    transport = httpx.ASGITransport(app=service)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        codes = [(await client.get("/t", headers={"x-tenant": name})).status_code for name in "aab"]
+    assert codes == [200, 429, 200]
+
+
+def test_unknown_key_function_fails_at_compile() -> None:
+    """A policy naming an unregistered key function is refused when the route is added."""
+    service = Service("fn-missing")
+    with pytest.raises(ValueError, match="no key function named 'nope'"):
+
+        @service.get("/t", policy=Policy(rate_limit=RateLimitPolicy(rate=1, key="fn:nope")))
+        async def t() -> dict[str, bool]:
+            return {"ok": True}

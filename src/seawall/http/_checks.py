@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, MutableMapping
+from collections.abc import Callable, Hashable, Mapping, MutableMapping
 from typing import Any, Final, final
 
 import msgspec
@@ -34,9 +34,16 @@ KeyFn = Callable[[Scope], Hashable]
 _MAX_KEYS: Final = 10_000
 
 
-def key_function(spec: KeySpec) -> KeyFn:
-    """Compile a key spec (``ip``, ``global``, ``header:x``, ``query:x``, ``path:x``) into a function."""
+def key_function(spec: KeySpec, functions: Mapping[str, KeyFn] | None = None) -> KeyFn:
+    """Compile a key spec (``ip``, ``global``, ``header:x``, ``query:x``, ``path:x``, ``fn:name``).
+
+    ``fn:name`` names a function registered with :meth:`Service.key_function` (``functions``).
+    """
     kind, _, name = spec.partition(":")
+    if kind == "fn":
+        if functions is None or name not in functions:
+            raise ValueError(f"no key function named {name!r} is registered")
+        return functions[name]
     if spec == "global":
         return lambda scope: ""
     if spec == "ip":
@@ -88,6 +95,12 @@ class Governance:
         self._shedders: dict[int, AdaptiveShedder] = {}
         self._memo: dict[tuple[Hashable, ...], Any] = {}
         self.redis_limiters: list[Any] = []
+        #: Client-key functions by name, for key specs ``fn:<name>``.
+        self.key_functions: dict[str, KeyFn] = {}
+
+    def key(self, spec: KeySpec) -> KeyFn:
+        """Compile a key spec, resolving ``fn:<name>`` against :attr:`key_functions`."""
+        return key_function(spec, self.key_functions)
 
     @property
     def cpu_probe(self) -> CpuProbe:
@@ -183,14 +196,15 @@ class LimiterCheck:
 
     __slots__ = ("_key", "_keyed", "_single", "cost", "name")
 
-    def __init__(self, name: str, cost: int, factory: Callable[[], RateLimiter], key: KeySpec) -> None:
+    def __init__(self, name: str, cost: int, factory: Callable[[], RateLimiter], key: KeyFn | None) -> None:
+        """``key`` is ``None`` for one limiter shared by everyone."""
         self.name = name
         self.cost = cost
-        self._single: RateLimiter | None = factory() if key == "global" else None
+        self._single: RateLimiter | None = factory() if key is None else None
         self._keyed: KeyedLimiter[RateLimiter] | None = (
-            None if key == "global" else KeyedLimiter(factory, max_keys=_MAX_KEYS)
+            None if key is None else KeyedLimiter(factory, max_keys=_MAX_KEYS)
         )
-        self._key = key_function(key)
+        self._key: KeyFn = key if key is not None else _global_key
 
     @property
     def limiter(self) -> RateLimiter | KeyedLimiter[RateLimiter]:
@@ -216,10 +230,10 @@ class HotspotCheck:
     __slots__ = ("_key", "limiter", "name")
     cost = 24
 
-    def __init__(self, limiter: HotspotLimiter, key: KeySpec) -> None:
+    def __init__(self, limiter: HotspotLimiter, key: KeyFn, spec: KeySpec) -> None:
         self.limiter = limiter
-        self._key = key_function(key)
-        self.name = f"hotspot:{key}"
+        self._key = key
+        self.name = f"hotspot:{spec}"
 
     def enter(self, scope: Scope) -> Exit | None:
         value = self._key(scope)
@@ -320,10 +334,10 @@ class RedisLimiterCheck:
     __slots__ = ("_key", "limiter", "name")
     cost = 50
 
-    def __init__(self, name: str, limiter: Any, key: KeySpec) -> None:
+    def __init__(self, name: str, limiter: Any, key: KeyFn) -> None:
         self.name = name
         self.limiter = limiter
-        self._key = key_function(key)
+        self._key = key
 
     async def enter_async(self, scope: Scope) -> Exit | None:
         if await self.limiter.try_acquire(key_suffix=str(self._key(scope))):
@@ -332,6 +346,14 @@ class RedisLimiterCheck:
 
 
 # -- factories --------------------------------------------------------------------------------------
+
+
+def _global_key(scope: Scope) -> Hashable:
+    return ""
+
+
+def _keyed(route: RouteInfo, spec: KeySpec) -> KeyFn | None:
+    return None if spec == "global" else route.governance.key(spec)
 
 
 def _concurrency(policy: Policy, route: RouteInfo) -> Check | None:
@@ -349,7 +371,7 @@ def _client_concurrency(policy: Policy, route: RouteInfo) -> Check | None:
         return None
     check: Check = route.governance.memo(
         _k(route, "client_conns", (limit, policy.client_key)),
-        lambda: ClientConcurrencyCheck(limit, key_function(policy.client_key)),
+        lambda: ClientConcurrencyCheck(limit, route.governance.key(policy.client_key)),
     )
     return check
 
@@ -381,7 +403,7 @@ def _redis_limiter(route: RouteInfo, kind: str, part: RateLimitPolicy | WindowPo
                 clock=gov.clock,
             )
         gov.redis_limiters.append(limiter)
-        return RedisLimiterCheck(f"redis_{kind}", limiter, part.key)
+        return RedisLimiterCheck(f"redis_{kind}", limiter, gov.key(part.key))
 
     check: AsyncCheck = gov.memo(_k(route, f"redis_{kind}", part), build)
     return check
@@ -397,7 +419,10 @@ def _rate_limit(policy: Policy, route: RouteInfo) -> Check | AsyncCheck | None:
     check: Check = route.governance.memo(
         _k(route, "rate_limit", rl),
         lambda: LimiterCheck(
-            "rate_limit", 20, lambda: TokenBucket(rate=rl.rate, burst=rl.effective_burst, clock=clock), rl.key
+            "rate_limit",
+            20,
+            lambda: TokenBucket(rate=rl.rate, burst=rl.effective_burst, clock=clock),
+            _keyed(route, rl.key),
         ),
     )
     return check
@@ -413,7 +438,10 @@ def _window(policy: Policy, route: RouteInfo) -> Check | AsyncCheck | None:
     check: Check = route.governance.memo(
         _k(route, "window", w),
         lambda: LimiterCheck(
-            "window", 20, lambda: SlidingWindow(limit=w.limit, window=w.window, clock=clock), w.key
+            "window",
+            20,
+            lambda: SlidingWindow(limit=w.limit, window=w.window, clock=clock),
+            _keyed(route, w.key),
         ),
     )
     return check
@@ -430,7 +458,7 @@ def _warmup(policy: Policy, route: RouteInfo) -> Check | None:
             "warmup",
             22,
             lambda: WarmUp(count=wu.count, warmup_period=wu.period, cold_factor=wu.cold_factor, clock=clock),
-            "global",
+            None,
         ),
     )
     return check
@@ -490,6 +518,7 @@ class _Hotspots:
                     max_values=h.max_values,
                     clock=clock,
                 ),
+                route.governance.key(h.key),
                 h.key,
             ),
         )

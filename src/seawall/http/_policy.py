@@ -27,17 +27,19 @@ __all__ = [
 
 
 #: Where a per-client or hotspot key comes from: ``"ip"`` (the peer address), ``"global"`` (one key
-#: for everyone), ``"header:<name>"``, ``"query:<name>"`` or ``"path:<placeholder>"``.
+#: for everyone), ``"header:<name>"``, ``"query:<name>"``, ``"path:<placeholder>"``, or ``"fn:<name>"`` for
+#: a function registered with ``Service.key_function(name)``.
 KeySpec = str
 
 
 def _check_key(key: str, what: str) -> None:
     if key in ("ip", "global") or (
-        key.partition(":")[0] in ("header", "query", "path") and key.partition(":")[2]
+        key.partition(":")[0] in ("header", "query", "path", "fn") and key.partition(":")[2]
     ):
         return
     raise ValueError(
-        f"{what} must be 'ip', 'global', 'header:<name>', 'query:<name>' or 'path:<name>', not {key!r}"
+        f"{what} must be 'ip', 'global', 'header:<name>', 'query:<name>', 'path:<name>' or 'fn:<name>', "
+        f"not {key!r}"
     )
 
 

@@ -17,7 +17,7 @@ import inspect
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, Final, TypeVar, final
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -54,6 +54,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 F = TypeVar("F", bound=Callable[..., Any])
+KF = TypeVar("KF", bound=Callable[[MutableMapping[str, Any]], Hashable])
 
 logger = logging.getLogger("seawall.http")
 
@@ -372,6 +373,24 @@ class Service:
     ) -> Callable[[F], F]:
         """Register a ``DELETE`` handler."""
         return self.route(path, ["DELETE"], policy=policy, fallback=fallback)
+
+    def key_function(self, name: str) -> Callable[[KF], KF]:
+        """Register ``fn(scope) -> key`` for per-client limits as key spec ``fn:<name>``.
+
+        Register before the routes that use it are compiled (i.e. before adding them).
+
+        Example::
+
+            @service.key_function("tenant")
+            def tenant(scope):
+                return dict(scope["headers"]).get(b"x-tenant", b"")
+        """
+
+        def decorator(fn: KF) -> KF:
+            self.governance.key_functions[name] = fn
+            return fn
+
+        return decorator
 
     def _add(
         self,
