@@ -315,3 +315,28 @@ def test_ticket_repr() -> None:
     clock.jump(2.5)
     ticket = shedder.allow()
     assert repr(ticket) == "ShedTicket(start=2.5, done=False)"
+
+
+def test_hot_follows_the_cpu_threshold() -> None:
+    """hot() is true while the CPU signal is at or over the threshold, false below it."""
+    shedder, probe, _ = _shedder(cpu=100)
+    assert not shedder.hot()
+    probe.value = 949
+    assert shedder.hot()
+    assert not shedder.hot(priority=True)  # priority threshold: (900 + 1000) // 2 = 950
+    probe.value = 950
+    assert shedder.hot(priority=True)
+
+
+def test_ticket_begin_restarts_the_response_time() -> None:
+    """begin() measures the response time from the start of the work, not from admission."""
+    shedder, _, clock = _shedder()
+    for _ in range(10):
+        ticket = shedder.allow()
+        assert ticket is not None
+        clock.jump(1.0)  # queued on the loop for a second...
+        ticket.begin()
+        clock.jump(0.002)  # ...then 2 ms of work
+        ticket.accept()
+    clock.jump(1.0)
+    assert shedder.statistics().min_rt == pytest.approx(0.002)

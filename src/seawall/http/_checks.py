@@ -269,12 +269,13 @@ class SheddingCheck:
         ticket = self.shedder.allow(self.priority)
         if ticket is None:
             raise Overloaded("shed: the service is overloaded", retry_after=1.0, check=self.name)
-        try:
-            await asyncio.sleep(0)
-        except BaseException:
-            ticket.reject()
-            raise
-        ticket.begin()
+        if self.shedder.hot(self.priority):  # the yield only matters while shedding may happen
+            try:
+                await asyncio.sleep(0)
+            except BaseException:
+                ticket.reject()
+                raise
+            ticket.begin()
 
         def leave(status: int) -> None:
             # go-zero sheddinghandler: a 5xx is a failure (no pass recorded), anything else passes.

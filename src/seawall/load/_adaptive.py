@@ -162,6 +162,11 @@ class AdaptiveShedder:
         """Permille at or over which priority requests may be shed."""
         return self._priority.threshold
 
+    def hot(self, priority: bool = False) -> bool:
+        """Whether requests are subject to shedding now (CPU over threshold, or a recent drop)."""
+        gate = self._priority if priority else self._normal
+        return gate.dropped or self._usage() >= gate.threshold
+
     def allow(self, priority: bool = False) -> ShedTicket | None:
         """A ticket if the request may run now, ``None`` if it must be dropped."""
         now = self._now()

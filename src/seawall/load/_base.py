@@ -118,6 +118,10 @@ class Shedder(Protocol):
         ticket.accept()
     """
 
+    def hot(self, priority: bool = False) -> bool:
+        """Whether requests are subject to shedding now (CPU over threshold, or a recent drop)."""
+        ...
+
     def allow(self, priority: bool = False) -> ShedTicket | None:
         """A ticket if the request may run, ``None`` if it must be dropped.
 

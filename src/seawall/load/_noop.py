@@ -24,6 +24,10 @@ class NoopShedder:
 
     __slots__ = ()
 
+    def hot(self, priority: bool = False) -> bool:
+        """Never."""
+        return False
+
     def allow(self, priority: bool = False) -> ShedTicket | None:
         return _TICKET
 
