@@ -120,8 +120,8 @@ def report(outcomes: dict[str, Outcome], settings: WrkSettings) -> dict[str, Any
             what,
         ]
         rows.append(row)
-    headers = ["target", "req/s", *(["req/s range"] if ranges else []), "p50 ms", "p99 ms", "x raw", "errors"]
-    headers += ["srv cpu", "req/cpu-s", "x raw/cpu", "noise", "clean", "what"]
+    headers = ["target", "req/s", *(["range, all runs"] if ranges else []), "p50 ms", "p99 ms", "x raw"]
+    headers += ["errors", "srv cpu", "req/cpu-s", "x raw/cpu", "noise", "clean", "what"]
     print()
     print_table(headers, rows, align="l" + "r" * (len(headers) - 2) + "l")
     print(
