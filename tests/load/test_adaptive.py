@@ -340,3 +340,26 @@ def test_ticket_begin_restarts_the_response_time() -> None:
         ticket.accept()
     clock.jump(1.0)
     assert shedder.statistics().min_rt == pytest.approx(0.002)
+
+
+def test_running_offset_counts_the_request_an_event_loop_is_not_running() -> None:
+    """With running=1, an overloaded shedder drops once one admitted request waits (depth of go-zero's count)."""
+    probe = FixedCpuProbe(1000)
+    clock = MockClock()
+    plain = AdaptiveShedder(cpu=probe, clock=clock)
+    loop = AdaptiveShedder(cpu=probe, running=1, clock=clock)
+
+    def admitted_until_drop(shedder: AdaptiveShedder) -> int:
+        n = 0
+        while shedder.allow() is not None:
+            n += 1
+        return n
+
+    # Same (default) max_flight: the event-loop count drops one request earlier.
+    assert admitted_until_drop(loop) == admitted_until_drop(plain) - 1
+
+
+def test_running_must_be_zero_or_one() -> None:
+    """running only takes 0 or 1."""
+    with pytest.raises(ValueError, match="running must be 0 or 1"):
+        AdaptiveShedder(cpu=FixedCpuProbe(), running=2)

@@ -67,6 +67,10 @@ class AdaptiveShedder:
         buckets: how many buckets the window is split into (>= 2; the current one is ignored).
         cool_off: seconds shedding stays armed after the CPU was last seen overloaded, if a drop
             happened.
+        running: 1 when ``allow()`` is only ever called while no admitted request is executing,
+            as on a single-threaded event loop (the admitting code holds the only thread): the
+            request a goroutine server would count as running is then added to the in-flight
+            count, so the comparison keeps go-zero's meaning. 0 (default) for go-zero's count.
         clock: the time source.
 
     Example::
@@ -94,6 +98,7 @@ class AdaptiveShedder:
         "_cur_rt",
         "_dropped",
         "_in_flight",
+        "_running",
         "_normal",
         "_now",
         "_origin",
@@ -114,6 +119,7 @@ class AdaptiveShedder:
         window: float = 5.0,
         buckets: int = 50,
         cool_off: float = 1.0,
+        running: int = 0,
         clock: Clock = MONOTONIC,
     ) -> None:
         if not 0 <= cpu_threshold <= CPU_MAX:
@@ -124,6 +130,9 @@ class AdaptiveShedder:
             raise ValueError("buckets must be >= 2")
         if cool_off < 0:
             raise ValueError("cool_off must be >= 0")
+        if running not in (0, 1):
+            raise ValueError("running must be 0 or 1")
+        self._running = running
         self._cpu = cpu
         self._usage = cpu.usage
         self._normal = _Gate(cpu_threshold)
@@ -183,12 +192,12 @@ class AdaptiveShedder:
             self._passed += 1
             return ShedTicket(self, now)
         # Overloaded or cooling off: drop only if more is in flight than the service can carry.
-        in_flight = self._in_flight
+        in_flight = self._in_flight + self._running
         if in_flight > 1 and in_flight > self._max_flight(now):
             gate.dropped = True
             self._dropped += 1
             return None
-        self._in_flight = in_flight + 1
+        self._in_flight += 1
         self._passed += 1
         return ShedTicket(self, now)
 
