@@ -343,7 +343,7 @@ def test_ticket_begin_restarts_the_response_time() -> None:
 
 
 def test_running_offset_counts_the_request_an_event_loop_is_not_running() -> None:
-    """With running=1, an overloaded shedder drops once one admitted request waits (depth of go-zero's count)."""
+    """With running=1 an overloaded shedder drops one request earlier than with go-zero's count."""
     probe = FixedCpuProbe(1000)
     clock = MockClock()
     plain = AdaptiveShedder(cpu=probe, clock=clock)

@@ -98,7 +98,6 @@ class AdaptiveShedder:
         "_cur_rt",
         "_dropped",
         "_in_flight",
-        "_running",
         "_normal",
         "_now",
         "_origin",
@@ -107,6 +106,7 @@ class AdaptiveShedder:
         "_ring_bucket",
         "_ring_pass",
         "_ring_rt",
+        "_running",
         "_usage",
         "_window",
     )
