@@ -92,7 +92,7 @@ async def test_overloaded_cpu_with_enough_in_flight_sheds_503(mock_clock: MockCl
     """CPU at 1000 and more in flight than max_flight: the next request is 503 OVERLOADED with Retry-After."""
     svc, gate = gated(mock_clock, Policy(shedding=SheddingPolicy(cpu_threshold=900)), cpu=1000)
     shedder = svc.governance.shedders()[900]
-    limit = int(shedder.statistics().max_flight) + 1  # the most admitted while overloaded
+    limit = int(shedder.statistics().max_flight)  # the most admitted while overloaded (running=1)
     async with client(svc) as c:
         held = await hold_requests(c, gate, limit)
         r = await c.get("/work")
@@ -134,7 +134,7 @@ async def test_priority_route_uses_the_higher_threshold(mock_clock: MockClock) -
     shedder = svc.governance.shedders()[900]
     assert shedder.priority_threshold == 950
     async with client(svc) as c:
-        held = await hold_requests(c, gate, int(shedder.statistics().max_flight) + 1)
+        held = await hold_requests(c, gate, int(shedder.statistics().max_flight))  # the most admitted
         normal = await c.get("/work")
         priority = await c.get("/vip")
         gate.release.set()
