@@ -57,9 +57,7 @@ async def test_shed_request_gets_the_fallback(mock_clock: MockClock) -> None:
         await gate.hold()
         return {"fresh": True}
 
-    n = int(
-        svc.governance.shedders()[900].statistics().max_flight
-    )  # most admitted (running=1)
+    n = int(svc.governance.shedders()[900].statistics().max_flight)  # most admitted (running=1)
     async with client(svc) as c:
         held = [asyncio.create_task(c.get("/x")) for _ in range(n)]
         await gate.wait_for(n)

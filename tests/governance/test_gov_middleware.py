@@ -116,9 +116,7 @@ async def test_hotspot_reads_the_template_path_parameter(mock_clock: MockClock) 
 async def test_overloaded_cpu_sheds_with_503(mock_clock: MockClock) -> None:
     """CPU at 1000 and enough requests in flight: the middleware sheds with 503 OVERLOADED."""
     api = Api(mock_clock, {"GET /held": Policy(shedding=SheddingPolicy())}, cpu=1000)
-    n = int(
-        api.seawall.governance.shedders()[900].statistics().max_flight
-    )  # most admitted (running=1)
+    n = int(api.seawall.governance.shedders()[900].statistics().max_flight)  # most admitted (running=1)
     async with api.client() as c:
         held = [asyncio.create_task(c.get("/held")) for _ in range(n)]
         await api.gate.wait_for(n)
