@@ -3,12 +3,20 @@ the ``seawall.testing`` pytest plugin)."""
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import settings
+
+# In CI, property tests run a fixed set of examples (no flaky first-time finds, no deadline noise on a
+# shared machine); locally they explore new examples every run. HYPOTHESIS_PROFILE overrides.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 ASGIApp = Callable[..., Any]
 
