@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, final, runtime_checkable
 
-from seawall.errors import Overloaded
+from seawall.errors import Overloaded, Rejected
 from seawall.http._policy import Policy
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ __all__ = [
     "ConcurrencyCheck",
     "Exit",
     "RouteInfo",
+    "admit",
     "compile_chain",
 ]
 
@@ -125,3 +126,38 @@ def compile_chain(policy: Policy, route: RouteInfo, factories: Sequence[CheckFac
     sync = sorted((c for c in built if isinstance(c, Check)), key=lambda c: c.cost)
     waiting = sorted((c for c in built if not isinstance(c, Check)), key=lambda c: c.cost)
     return Chain(tuple(sync), tuple(waiting), policy)
+
+
+def admit(chain: Chain, scope: Scope) -> list[Exit]:
+    """Run the chain's sync checks, cheapest first; the exits of the checks that admitted.
+
+    On a rejection the exits taken so far are released (with the rejection's status) before the
+    :class:`Rejected` propagates. The async checks are :func:`admit_async`'s.
+    """
+    exits: list[Exit] = []
+    try:
+        for check in chain.checks:
+            if (ex := check.enter(scope)) is not None:
+                exits.append(ex)  # noqa: PERF401 - a loop that stops at the first rejection
+    except Rejected as exc:
+        for ex in exits:
+            ex(exc.status)
+        raise
+    return exits
+
+
+async def admit_async(chain: Chain, scope: Scope, exits: list[Exit]) -> None:
+    """Run the chain's async checks after :func:`admit`, adding to ``exits``.
+
+    Whatever ends admission early (a rejection, or cancellation while a check waited) releases
+    every exit taken, including :func:`admit`'s, before it propagates.
+    """
+    try:
+        for check in chain.async_checks:
+            if (ex := await check.enter_async(scope)) is not None:
+                exits.append(ex)  # noqa: PERF401
+    except BaseException as exc:
+        status = exc.status if isinstance(exc, Rejected) else 499  # 499: the client went away
+        for ex in exits:
+            ex(status)
+        raise

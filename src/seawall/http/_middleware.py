@@ -19,7 +19,7 @@ from seawall._clock import MONOTONIC, Clock
 from seawall.deadline import _current as _deadline_var
 from seawall.deadline import parse_header as parse_deadline
 from seawall.errors import DeadlineExceeded, Rejected
-from seawall.http._chain import Chain, CheckFactory, Exit, RouteInfo, compile_chain
+from seawall.http._chain import Chain, CheckFactory, RouteInfo, admit, admit_async, compile_chain
 from seawall.http._checks import BUILTIN_FACTORIES, Governance
 from seawall.http._policy import DEFAULT_POLICY, Policy
 from seawall.http._router import Router
@@ -139,24 +139,14 @@ class SeawallMiddleware:
         chain, stats = guard.chain, guard.stats
         start = now()
         head = scope["method"] == "HEAD"
-        exits: list[Exit] = []
         try:
-            for check in chain.checks:
-                if (ex := check.enter(scope)) is not None:
-                    exits.append(ex)  # noqa: PERF401 - stops at the first rejection
-            for acheck in chain.async_checks:
-                if (ex := await acheck.enter_async(scope)) is not None:
-                    exits.append(ex)  # noqa: PERF401
-        except Rejected as exc:
-            for ex in exits:
-                ex(exc.status)
+            exits = admit(chain, scope)
+            if chain.async_checks:
+                await admit_async(chain, scope, exits)
+        except Rejected as exc:  # the checks have released what they took
             stats.reject(exc.reason, exc.check)
             stats.observe(await _send_error(send, exc, head), now() - start)
             return
-        except BaseException:  # cancelled while an async check waited: give back what was taken
-            for ex in exits:
-                ex(499)
-            raise
         status = 500
         started = False
 

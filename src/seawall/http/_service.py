@@ -35,7 +35,7 @@ from seawall.errors import (
     NotFound,
     Rejected,
 )
-from seawall.http._chain import Chain, CheckFactory, Exit, RouteInfo, compile_chain
+from seawall.http._chain import Chain, CheckFactory, RouteInfo, admit, admit_async, compile_chain
 from seawall.http._checks import BUILTIN_FACTORIES, Governance
 from seawall.http._config import SeawallConfig, apply_config, load_config
 from seawall.http._params import ParamSpec, compile_params
@@ -134,26 +134,16 @@ class Endpoint:
         stats = self.stats
         chain = self.chain
         start = now()
-        exits: list[Exit] = []
         try:  # admit: cheapest first; nothing of the body has been read yet
-            for check in chain.checks:
-                if (ex := check.enter(scope)) is not None:
-                    exits.append(ex)  # noqa: PERF401 - a loop that stops at the first rejection
-            for acheck in chain.async_checks:
-                if (ex := await acheck.enter_async(scope)) is not None:
-                    exits.append(ex)  # noqa: PERF401
-        except Rejected as exc:
-            for ex in exits:
-                ex(exc.status)
+            exits = admit(chain, scope)
+            if chain.async_checks:
+                await admit_async(chain, scope, exits)
+        except Rejected as exc:  # the checks have released what they took
             stats.reject(exc.reason, exc.check)
             status = await self._rejected(scope, receive, send, params, exc)
             if chain.policy.metrics:
                 stats.observe(status, now() - start)
             return
-        except BaseException:  # cancelled while an async check waited: give back what was taken
-            for ex in exits:
-                ex(499)
-            raise
         stats.in_flight += 1
         status = 500
         try:  # run: the handler under its deadline, then the response
