@@ -413,6 +413,16 @@ def _redis_limiter(route: RouteInfo, kind: str, part: RateLimitPolicy | WindowPo
     return check
 
 
+def _limiter_check(
+    route: RouteInfo, kind: str, cost: int, part: Any, factory: Callable[[], RateLimiter], key: KeySpec
+) -> Check:
+    """The (memoised) :class:`LimiterCheck` of one sub-policy of a route."""
+    check: Check = route.governance.memo(
+        _k(route, kind, part), lambda: LimiterCheck(kind, cost, factory, _keyed(route, key))
+    )
+    return check
+
+
 def _rate_limit(policy: Policy, route: RouteInfo) -> Check | AsyncCheck | None:
     rl = policy.rate_limit
     if rl is None:
@@ -420,16 +430,14 @@ def _rate_limit(policy: Policy, route: RouteInfo) -> Check | AsyncCheck | None:
     if rl.backend == "redis":
         return _redis_limiter(route, "rate_limit", rl)
     clock = route.governance.clock
-    check: Check = route.governance.memo(
-        _k(route, "rate_limit", rl),
-        lambda: LimiterCheck(
-            "rate_limit",
-            20,
-            lambda: TokenBucket(rate=rl.rate, burst=rl.effective_burst, clock=clock),
-            _keyed(route, rl.key),
-        ),
+    return _limiter_check(
+        route,
+        "rate_limit",
+        20,
+        rl,
+        lambda: TokenBucket(rate=rl.rate, burst=rl.effective_burst, clock=clock),
+        rl.key,
     )
-    return check
 
 
 def _window(policy: Policy, route: RouteInfo) -> Check | AsyncCheck | None:
@@ -439,16 +447,9 @@ def _window(policy: Policy, route: RouteInfo) -> Check | AsyncCheck | None:
     if w.backend == "redis":
         return _redis_limiter(route, "window", w)
     clock = route.governance.clock
-    check: Check = route.governance.memo(
-        _k(route, "window", w),
-        lambda: LimiterCheck(
-            "window",
-            20,
-            lambda: SlidingWindow(limit=w.limit, window=w.window, clock=clock),
-            _keyed(route, w.key),
-        ),
+    return _limiter_check(
+        route, "window", 20, w, lambda: SlidingWindow(limit=w.limit, window=w.window, clock=clock), w.key
     )
-    return check
 
 
 def _warmup(policy: Policy, route: RouteInfo) -> Check | None:
@@ -456,16 +457,14 @@ def _warmup(policy: Policy, route: RouteInfo) -> Check | None:
     if wu is None:
         return None
     clock = route.governance.clock
-    check: Check = route.governance.memo(
-        _k(route, "warmup", wu),
-        lambda: LimiterCheck(
-            "warmup",
-            22,
-            lambda: WarmUp(count=wu.count, warmup_period=wu.period, cold_factor=wu.cold_factor, clock=clock),
-            None,
-        ),
+    return _limiter_check(
+        route,
+        "warmup",
+        22,
+        wu,
+        lambda: WarmUp(count=wu.count, warmup_period=wu.period, cold_factor=wu.cold_factor, clock=clock),
+        "global",
     )
-    return check
 
 
 def _pacing(policy: Policy, route: RouteInfo) -> AsyncCheck | None:
