@@ -213,3 +213,14 @@ def test_statistics_are_a_frozen_snapshot() -> None:
     assert before.running == 0
     with pytest.raises(dataclasses.FrozenInstanceError):
         before.running = 5  # type: ignore[misc]
+
+
+async def test_noop_bulkhead_always_admits() -> None:
+    """NoopBulkhead admits everything at once and reports nothing."""
+    from seawall.bulkhead import NoopBulkhead
+
+    noop = NoopBulkhead()
+    assert noop.try_acquire()
+    assert await noop.acquire()
+    noop.release()
+    assert noop.statistics().admitted == 0

@@ -15,7 +15,7 @@ from typing import final
 
 from seawall._clock import MONOTONIC, Clock
 
-__all__ = ["Bulkhead", "BulkheadStatistics"]
+__all__ = ["Bulkhead", "BulkheadStatistics", "NoopBulkhead"]
 
 
 @final
@@ -133,3 +133,22 @@ class Bulkhead:
             self._rejected,
             self._timed_out,
         )
+
+
+@final
+class NoopBulkhead:
+    """The no-op twin of :class:`Bulkhead`: every acquire succeeds at once, nothing is counted."""
+
+    __slots__ = ()
+
+    def try_acquire(self) -> bool:
+        return True
+
+    async def acquire(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        return None
+
+    def statistics(self) -> BulkheadStatistics:
+        return BulkheadStatistics(0, 0, 0, 0, 0, 0)
