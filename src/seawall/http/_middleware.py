@@ -21,12 +21,13 @@ from seawall.deadline import parse_header as parse_deadline
 from seawall.errors import DeadlineExceeded, Rejected
 from seawall.http._chain import Chain, CheckFactory, RouteInfo, admit, admit_async, compile_chain
 from seawall.http._checks import BUILTIN_FACTORIES, Governance
+from seawall.http._governance_metrics import GovernanceCollector
+from seawall.http._metrics import RequestMetrics, RouteStats
 from seawall.http._policy import DEFAULT_POLICY, Policy
 from seawall.http._router import Router
 from seawall.http._service import _send_error
 from seawall.http._timeouts import TimeoutWheel
 from seawall.load import CpuProbe
-from seawall.observe import GovernanceCollector, RequestMetrics, RouteStats
 
 __all__ = ["SeawallMiddleware"]
 

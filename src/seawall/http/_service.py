@@ -38,6 +38,8 @@ from seawall.errors import (
 from seawall.http._chain import Chain, CheckFactory, RouteInfo, admit, admit_async, compile_chain
 from seawall.http._checks import BUILTIN_FACTORIES, Governance
 from seawall.http._config import SeawallConfig, apply_config, load_config
+from seawall.http._governance_metrics import GovernanceCollector
+from seawall.http._metrics import MetricsDir, RequestMetrics, RouteStats
 from seawall.http._params import ParamSpec, compile_params
 from seawall.http._policy import BARE, DEFAULT_POLICY, Policy
 from seawall.http._request import Request
@@ -45,7 +47,6 @@ from seawall.http._response import JSON_HEADER, Response, encode_result
 from seawall.http._router import Router, parse_template
 from seawall.http._timeouts import TimeoutWheel, Watch
 from seawall.load import CpuProbe
-from seawall.observe import GovernanceCollector, MetricsDir, RequestMetrics, RouteStats
 
 __all__ = ["Endpoint", "Service"]
 

@@ -1,18 +1,14 @@
-"""Operations: request metrics and their Prometheus exposition.
+"""Operations: the Prometheus view of a service (request metrics, governance state).
 
-Metrics are accumulated in plain per-route counters on the hot path and turned into Prometheus
-families only when scraped. This package reads primitives' ``statistics()`` snapshots and never
-changes governance decisions.
+The counters themselves are accumulated by the transport (``seawall.http``), which owns the
+request path; this package re-exports them for operations tooling and will grow runtime metrics,
+tracing and debug endpoints. It reads primitives' ``statistics()`` snapshots and never changes
+governance decisions.
 """
 
 from __future__ import annotations
 
-from seawall.observe._governance import GovernanceCollector
-from seawall.observe._metrics import (
-    DURATION_BUCKETS,
-    MetricsDir,
-    RequestMetrics,
-    RouteStats,
-)
+from seawall.http._governance_metrics import GovernanceCollector
+from seawall.http._metrics import DURATION_BUCKETS, MetricsDir, RequestMetrics, RouteStats
 
 __all__ = ["DURATION_BUCKETS", "GovernanceCollector", "MetricsDir", "RequestMetrics", "RouteStats"]
