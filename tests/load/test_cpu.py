@@ -228,3 +228,24 @@ def test_fixed_probe_rejects_out_of_range(value: int) -> None:
     """FixedCpuProbe only takes permille in [0, 1000]."""
     with pytest.raises(ValueError, match=r"usage must be in \[0, 1000\]"):
         FixedCpuProbe(value)
+
+
+def test_rise_weight_makes_the_signal_rise_faster_than_it_falls() -> None:
+    """With rise < decay, a busy sample moves the average more than an idle one."""
+    clock = MockClock()
+    cpu = [0.0]
+    probe = ProcessCpuProbe(
+        interval=0.05, decay=0.5, rise=0.2, clock=clock, read_cpu_seconds=lambda: cpu[0], cpu_count=1
+    )
+    clock.jump(0.05)
+    cpu[0] += 0.05  # a fully busy 50 ms
+    up = probe.sample()
+    assert up == 800  # 0.2 * 0 + 0.8 * 1000
+    clock.jump(0.05)  # an idle 50 ms
+    assert probe.sample() == 400  # 0.5 * 800 + 0.5 * 0
+
+
+def test_rise_must_be_a_weight() -> None:
+    """rise outside [0, 1) is refused."""
+    with pytest.raises(ValueError, match="rise must be in"):
+        ProcessCpuProbe(rise=1.0)

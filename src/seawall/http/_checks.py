@@ -105,10 +105,12 @@ class Governance:
     @property
     def cpu_probe(self) -> CpuProbe:
         if self._cpu_probe is None:
-            # Sampled every 100 ms with a faster EWMA than go-zero's (0.95 every 250 ms): with that
-            # one a saturated worker took ~11 s to cross 900 permille, and the queue built up in
-            # the meantime collapsed goodput (bench/overload.py).
-            self._cpu_probe = ProcessCpuProbe(interval=0.05, decay=0.5, clock=self.clock)
+            # Sampled every 50 ms with a faster EWMA than go-zero's (0.95 every 250 ms), rising
+            # faster (0.2) than it falls (0.5): with go-zero's a saturated worker took ~11 s to cross
+            # 900 permille and the queue built up meanwhile collapsed goodput; with 0.5 both ways the
+            # first ~150 ms of an overload still queued up to ~120 ms, with rise 0.2 ~50 ms
+            # (bench/overload.py).
+            self._cpu_probe = ProcessCpuProbe(interval=0.05, decay=0.5, rise=0.2, clock=self.clock)
         return self._cpu_probe
 
     def start(self) -> None:

@@ -135,6 +135,9 @@ class ProcessCpuProbe:
     Args:
         interval: seconds between samples (> 0).
         decay: EWMA weight of the previous value, in [0, 1).
+        rise: the weight used instead when a sample is above the average (default: ``decay``). A
+            smaller value makes the signal rise faster than it falls, so overload is seen within a
+            sample or two while a single idle sample does not end it.
         max_cores: the most cores this process can keep busy (> 0).
         clock: the time source for the sample deltas.
         read_cpu_seconds: this process's consumed CPU seconds (default :func:`time.process_time`).
@@ -152,6 +155,7 @@ class ProcessCpuProbe:
         "_clock",
         "_cores",
         "_decay",
+        "_rise",
         "_ewma",
         "_interval",
         "_last_cpu",
@@ -168,6 +172,7 @@ class ProcessCpuProbe:
         *,
         interval: float = 0.25,
         decay: float = 0.95,
+        rise: float | None = None,
         max_cores: float = 1.0,
         clock: Clock = MONOTONIC,
         read_cpu_seconds: Callable[[], float] = time.process_time,
@@ -178,6 +183,9 @@ class ProcessCpuProbe:
             raise ValueError("interval must be > 0")
         if not 0 <= decay < 1:
             raise ValueError("decay must be in [0, 1)")
+        if rise is not None and not 0 <= rise < 1:
+            raise ValueError("rise must be in [0, 1)")
+        self._rise = decay if rise is None else rise
         if not max_cores > 0:
             raise ValueError("max_cores must be > 0")
         if cpu_count is not None and cpu_count < 1:
@@ -220,7 +228,8 @@ class ProcessCpuProbe:
         raw = (cpu - self._last_cpu) / elapsed / self._cores * CPU_MAX
         self._last_now, self._last_cpu = now, cpu
         raw = min(max(raw, 0.0), float(CPU_MAX))
-        self._ewma = self._ewma * self._decay + raw * (1.0 - self._decay)
+        weight = self._rise if raw > self._ewma else self._decay
+        self._ewma = self._ewma * weight + raw * (1.0 - weight)
         # One reference store: the event loop reads it without a lock.
         self._usage = round(self._ewma)
         return self._usage
