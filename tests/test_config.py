@@ -222,3 +222,9 @@ async def test_startup_refuses_config_for_unknown_route(tmp_path: Path) -> None:
         await svc.startup()
     assert info.value.path == "$.routes['GET /missing']"
     assert not svc.ready
+
+
+def test_env_override_of_a_top_level_key() -> None:
+    """SEAWALL__REDIS_URL (leading double underscore) sets the top-level ``redis_url``."""
+    cfg = config.load(SeawallConfig, environ={"SEAWALL__REDIS_URL": "redis://127.0.0.1:6390/0"})
+    assert cfg.redis_url == "redis://127.0.0.1:6390/0"

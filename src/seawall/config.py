@@ -54,14 +54,21 @@ def read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 def apply_env(data: dict[str, Any], environ: Mapping[str, str], prefix: str = ENV_PREFIX) -> dict[str, Any]:
     """Return ``data`` with ``PREFIX_SECTION__KEY=value`` overrides merged in.
 
-    Keys are lower-cased; ``__`` separates nesting levels. Values are parsed as YAML scalars
-    (``9000`` -> int, ``true`` -> bool, ``[a, b]`` -> list) and then validated by the schema.
+    Keys are lower-cased; ``__`` separates nesting levels, and a leading ``__`` addresses a top-level
+    key (``SEAWALL__REDIS_URL``), since ``SEAWALL_<NAME>`` without ``__`` is left to seawall itself.
+    Values are parsed as YAML scalars (``9000`` -> int, ``true`` -> bool, ``[a, b]`` -> list) and
+    then validated by the schema.
     """
     out: dict[str, Any] = dict(data)
     for name, value in sorted(environ.items()):
         if not name.startswith(prefix) or "__" not in name:
             continue
-        parts = [part.lower() for part in name[len(prefix) :].split("__")]
+        rest = name[len(prefix) :]
+        if rest.startswith("_"):  # SEAWALL__REDIS_URL: a top-level key (no section)
+            rest = rest[1:]
+        parts = [part.lower() for part in rest.split("__")]
+        if not all(parts):
+            continue
         node = out
         for part in parts[:-1]:
             child = node.get(part)
