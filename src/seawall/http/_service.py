@@ -40,6 +40,7 @@ from seawall.http._checks import BUILTIN_FACTORIES, Governance
 from seawall.http._config import SeawallConfig, apply_config, load_config
 from seawall.http._governance_metrics import GovernanceCollector
 from seawall.http._metrics import MetricsDir, RequestMetrics, RouteStats
+from seawall.http._openapi import BUILTIN_PATHS, openapi_document
 from seawall.http._params import ParamSpec, compile_params
 from seawall.http._policy import BARE, DEFAULT_POLICY, Policy
 from seawall.http._request import Request
@@ -404,7 +405,8 @@ class Service:
             method,
             fn,
             self._compile(path, method, effective),
-            self.metrics.route(path, method),
+            # Built-in endpoints (health, metrics, OpenAPI) stay out of /metrics.
+            RouteStats(path, method) if path in BUILTIN_PATHS else self.metrics.route(path, method),
             self.clock,
             self.wheel,
             fallback,
@@ -575,8 +577,6 @@ class Service:
 
         def openapi() -> Response:
             if self._openapi is None:
-                from seawall.http._openapi import openapi_document
-
                 self._openapi = openapi_document(self)
             return Response(self._openapi, media_type="application/json")
 
