@@ -146,3 +146,14 @@ async def test_metrics_content_type_is_prometheus_text(asgi_client: Client) -> N
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     assert "# TYPE seawall_http_server_requests_total counter" in r.text
+
+
+async def test_builtin_endpoints_have_no_series(asgi_client: Client) -> None:
+    """/healthz, /readyz, /metrics and /openapi.json never appear as a route label."""
+    svc = items_service()
+    async with asgi_client(svc) as client:
+        await client.get("/healthz")
+        text = (await client.get("/metrics")).text
+    assert 'route="/healthz"' not in text
+    assert 'route="/metrics"' not in text
+    assert 'route="/openapi.json"' not in text
