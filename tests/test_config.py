@@ -228,3 +228,18 @@ def test_env_override_of_a_top_level_key() -> None:
     """SEAWALL__REDIS_URL (leading double underscore) sets the top-level ``redis_url``."""
     cfg = config.load(SeawallConfig, environ={"SEAWALL__REDIS_URL": "redis://127.0.0.1:6390/0"})
     assert cfg.redis_url == "redis://127.0.0.1:6390/0"
+
+
+@pytest.mark.parametrize(
+    ("env", "path"),
+    [
+        ({"SEAWALL_DEFAULT__PACING": "{rate: 0}"}, "$.default.pacing"),
+        ({"SEAWALL_DEFAULT__WARMUP": "{count: 10, cold_factor: 1}"}, "$.default.warmup"),
+        ({"SEAWALL_DEFAULT__HOTSPOTS": "[{key: 'path:id', rate: -1}]"}, "$.default.hotspots[0]"),
+    ],
+)
+def test_bad_sub_policy_fails_at_load(env: dict[str, str], path: str) -> None:
+    """Pacing, warm-up and hotspot values are checked when the config loads, naming the sub-policy."""
+    with pytest.raises(ConfigError) as info:
+        config.load(SeawallConfig, environ=env)
+    assert info.value.path == path

@@ -94,6 +94,12 @@ class PacingPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     rate: float
     max_wait: float = 0.5
 
+    def __post_init__(self) -> None:
+        if self.rate <= 0:
+            raise ValueError("rate must be > 0")
+        if self.max_wait < 0:
+            raise ValueError("max_wait must be >= 0")
+
 
 class WarmUpPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Sentinel WarmUpController: ramp from ``count / cold_factor`` to ``count`` requests/s over
@@ -102,6 +108,14 @@ class WarmUpPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     count: float
     period: float = 10.0
     cold_factor: int = 3
+
+    def __post_init__(self) -> None:
+        if self.count <= 0:
+            raise ValueError("count must be > 0")
+        if self.period <= 0:
+            raise ValueError("period must be > 0")
+        if self.cold_factor <= 1:
+            raise ValueError("cold_factor must be > 1")
 
 
 class HotspotPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -116,6 +130,12 @@ class HotspotPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
 
     def __post_init__(self) -> None:
         _check_key(self.key, "hotspot key")
+        if self.rate <= 0 or any(r <= 0 for r in self.overrides.values()):
+            raise ValueError("rate and overrides must be > 0")
+        if self.burst is not None and self.burst < 1:
+            raise ValueError("burst must be >= 1")
+        if self.max_values < 1:
+            raise ValueError("max_values must be >= 1")
 
 
 class BulkheadPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
