@@ -727,6 +727,14 @@ def print_table(
         print(fmt(row), file=out)
 
 
+def print_total(started: float, failed: list[str]) -> float:
+    """Print the run's total time (and failed targets); returns the elapsed seconds."""
+    elapsed = time.monotonic() - started
+    print()
+    print(f"total time {elapsed:.0f}s" + (f"; FAILED targets: {', '.join(failed)}" if failed else ""))
+    return elapsed
+
+
 def emit_json(data: dict[str, Any]) -> None:
     """The contract's last stdout line: one compact JSON object."""
     sys.stdout.flush()

@@ -32,6 +32,7 @@ from _harness import (
     emit_json,
     machine_info,
     print_table,
+    print_total,
     settings_from_args,
 )
 
@@ -202,9 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     failed = [name for name, o in outcomes.items() if o.status == "failed"]
-    elapsed = time.monotonic() - started
-    print()
-    print(f"total time {elapsed:.0f}s" + (f"; FAILED targets: {', '.join(failed)}" if failed else ""))
+    elapsed = print_total(started, failed)
     emit_json(
         {
             "bench": "hotpath",

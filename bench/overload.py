@@ -60,6 +60,7 @@ from _harness import (
     machine_info,
     note,
     print_table,
+    print_total,
     run_wrk,
 )
 
@@ -462,9 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     failed = [name for name, r in results.items() if r.status == "failed"]
-    elapsed = time.monotonic() - started
-    print()
-    print(f"total time {elapsed:.0f}s" + (f"; FAILED targets: {', '.join(failed)}" if failed else ""))
+    elapsed = print_total(started, failed)
     emit_json(
         {
             "bench": "overload",
