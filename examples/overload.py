@@ -34,7 +34,11 @@ def burn(seconds: float = WORK_S) -> None:
 
 
 @service.get("/work", policy=OVERLOAD_POLICY)
-def work() -> dict[str, bool]:
-    """Burn about 2 ms of CPU and answer ``{"ok": true}``."""
+async def work() -> dict[str, bool]:
+    """Burn about 2 ms of CPU on the event loop and answer ``{"ok": true}``.
+
+    ``async def`` on purpose: a ``def`` handler would run in the service's thread pool, where CPU
+    work only contends for the GIL; on the loop it is the plain CPU-bound case shedding is for.
+    """
     burn()
     return {"ok": True}

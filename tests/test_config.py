@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from seawall import ConfigError, Policy, Service, config
+from seawall import ConfigError, Service, config
 from seawall.http._config import SeawallConfig, find_config, load_config
 
 
@@ -50,8 +50,8 @@ def test_yaml_file_loads(tmp_path: Path) -> None:
     """A YAML file is decoded into the typed schema."""
     cfg = config.load(SeawallConfig, write(tmp_path / "seawall.yaml", YAML), environ={})
     assert (cfg.server.port, cfg.server.workers) == (8081, 2)
-    assert cfg.default == Policy(timeout=2.5)
-    assert cfg.routes == {"GET /hello": Policy(max_conns=500)}
+    assert cfg.default == {"timeout": 2.5}
+    assert cfg.routes == {"GET /hello": {"max_conns": 500}}
 
 
 def test_toml_file_loads(tmp_path: Path) -> None:
@@ -97,7 +97,7 @@ def test_env_values_are_yaml_scalars() -> None:
         SeawallConfig,
         environ={"SEAWALL_DEFAULT__TIMEOUT": "0.5", "SEAWALL_DEFAULT__METRICS": "false", "OTHER__X": "1"},
     )
-    assert cfg.default == Policy(timeout=0.5, metrics=False)
+    assert cfg.default == {"timeout": 0.5, "metrics": False}
 
 
 def test_apply_env_ignores_names_without_nesting() -> None:
@@ -199,9 +199,14 @@ def test_find_config_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert find_config("explicit.toml") == Path("explicit.toml")
 
 
-async def test_startup_applies_the_config_file(tmp_path: Path) -> None:
-    """``Service.startup()`` loads ``./seawall.yaml`` and recompiles routes with its policies."""
-    write(tmp_path / "seawall.yaml", 'routes:\n  "GET /hello":\n    max_conns: 3\ndefault:\n  timeout: 1.5\n')
+async def test_startup_applies_the_config_named_by_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Service.startup()`` applies the file ``$SEAWALL_CONFIG`` names (as ``seawall run`` sets it)."""
+    cfg = write(
+        tmp_path / "conf.yaml", 'routes:\n  "GET /hello":\n    max_conns: 3\ndefault:\n  timeout: 1.5\n'
+    )
+    monkeypatch.setenv("SEAWALL_CONFIG", str(cfg))
     svc = Service("cfg")
     svc.get("/hello")(lambda: None)
     svc.get("/other")(lambda: None)
@@ -214,14 +219,36 @@ async def test_startup_applies_the_config_file(tmp_path: Path) -> None:
     assert policies["/other"].timeout == 1.5
 
 
-async def test_startup_refuses_config_for_unknown_route(tmp_path: Path) -> None:
+async def test_startup_reads_no_file_of_its_own(tmp_path: Path) -> None:
+    """Without ``$SEAWALL_CONFIG`` a ``./seawall.yaml`` in the working directory is not read."""
+    write(tmp_path / "seawall.yaml", 'routes:\n  "GET /hello":\n    max_conns: 3\n')
+    svc = Service("cfg")
+    svc.get("/hello")(lambda: None)
+    await svc.startup()
+    await svc.shutdown()
+    assert svc.config is None
+    assert svc.endpoints()[-1].chain.policy.max_conns == 10_000
+
+
+async def test_startup_refuses_config_for_unknown_route(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A config naming a route the service lacks fails startup with the route's path."""
-    write(tmp_path / "seawall.yaml", 'routes:\n  "GET /missing":\n    max_conns: 3\n')
+    cfg = write(tmp_path / "conf.yaml", 'routes:\n  "GET /missing":\n    max_conns: 3\n')
+    monkeypatch.setenv("SEAWALL_CONFIG", str(cfg))
     svc = Service("cfg")
     with pytest.raises(ConfigError) as info:
         await svc.startup()
-    assert info.value.path == "$.routes['GET /missing']"
+    assert info.value.path == '$.routes["GET /missing"]'
     assert not svc.ready
+
+
+def test_configure_accepts_a_path(tmp_path: Path) -> None:
+    """``Service(config=path)`` applies the file at construction, explicitly."""
+    cfg = write(tmp_path / "conf.yaml", "default:\n  timeout: 1.25\n")
+    svc = Service("cfg", config=cfg)
+    svc.get("/x")(lambda: None)
+    assert svc.endpoints()[-1].chain.policy.timeout == 1.25
 
 
 def test_env_override_of_a_top_level_key() -> None:
@@ -233,13 +260,22 @@ def test_env_override_of_a_top_level_key() -> None:
 @pytest.mark.parametrize(
     ("env", "path"),
     [
-        ({"SEAWALL_DEFAULT__PACING": "{rate: 0}"}, "$.default.pacing"),
-        ({"SEAWALL_DEFAULT__WARMUP": "{count: 10, cold_factor: 1}"}, "$.default.warmup"),
-        ({"SEAWALL_DEFAULT__HOTSPOTS": "[{key: 'path:id', rate: -1}]"}, "$.default.hotspots[0]"),
+        ({"SEAWALL_DEFAULT__PACING": "{rate: 0}"}, "$.default.pacing.rate"),
+        ({"SEAWALL_DEFAULT__WARMUP": "{count: 10, cold_factor: 1}"}, "$.default.warmup.cold_factor"),
+        ({"SEAWALL_DEFAULT__HOTSPOTS": "[{key: 'path:id', rate: -1}]"}, "$.default.hotspots[0].rate"),
+        ({"SEAWALL_DEFAULT__TIMEOUT": ".nan"}, "$.default.timeout"),
+        ({"SEAWALL_DEFAULT__TIMEOUT": ".inf"}, "$.default.timeout"),
+        ({"SEAWALL_DEFAULT__TIMEOUT": "1e307"}, "$.default.timeout"),
+        ({"SEAWALL_DEFAULT__RATE_LIMIT": "{rate: .inf}"}, "$.default.rate_limit.rate"),
+        ({"SEAWALL_DEFAULT__WINDOW": "{limit: 5, window: .nan}"}, "$.default.window.window"),
+        ({"SEAWALL_DEFAULT__RATE_LIMIT": "{rate: 5, key: 'nope'}"}, "$.default.rate_limit.key"),
+        ({"SEAWALL_DEFAULT__RATE_LIMIT": "{rate: 5, bogus: 1}"}, "$.default.rate_limit.bogus"),
+        ({"SEAWALL_DEFAULT__NOPE": "1"}, "$.default.nope"),
+        ({"SEAWALL_SERVER__DRAIN_DELAY": ".inf"}, "$.server.drain_delay"),
     ],
 )
 def test_bad_sub_policy_fails_at_load(env: dict[str, str], path: str) -> None:
-    """Pacing, warm-up and hotspot values are checked when the config loads, naming the sub-policy."""
+    """Every policy value is checked (finite, in range) when the config loads, naming the leaf field."""
     with pytest.raises(ConfigError) as info:
         config.load(SeawallConfig, environ=env)
     assert info.value.path == path

@@ -12,22 +12,24 @@ from seawall.errors import (
     Rejected,
     SeawallError,
 )
-from seawall.http import (
-    BARE,
-    DEFAULT_POLICY,
+from seawall.governance import (
     BulkheadPolicy,
-    Header,
     HotspotPolicy,
     PacingPolicy,
     Policy,
     RateLimitPolicy,
+    SheddingPolicy,
+    WarmUpPolicy,
+    WindowPolicy,
+)
+from seawall.http import (
+    BARE,
+    DEFAULT_POLICY,
+    Header,
     Request,
     Response,
     SeawallMiddleware,
     Service,
-    SheddingPolicy,
-    WarmUpPolicy,
-    WindowPolicy,
 )
 
 __all__ = [

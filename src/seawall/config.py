@@ -103,3 +103,7 @@ def load(
         field = match.group(1) if match else "$"
         message = _PATH_IN_MESSAGE.sub("", message)
         raise ConfigError(message, path=field, source=str(path) if path else None) from exc
+    except ConfigError as exc:  # raised by the schema's own validation (e.g. policy sections)
+        if exc.source is None and path:
+            raise ConfigError(exc.message, path=exc.path, source=str(path)) from None
+        raise

@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from seawall.http._timeouts import Watch
+    from seawall.governance._timeouts import Watch
 
 __all__ = ["DEADLINE_HEADER", "current", "parse_header", "remaining"]
 

@@ -120,6 +120,7 @@ class ConfigError(SeawallError):
     """The configuration is invalid; ``path`` names the bad field (e.g. ``$.server.port``)."""
 
     def __init__(self, message: str, *, path: str = "$", source: str | None = None) -> None:
+        self.message = message
         self.path = path
         self.source = source
         where = f"{source}: " if source else ""

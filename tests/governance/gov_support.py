@@ -77,3 +77,20 @@ def samples(text: str, name: str) -> dict[frozenset[tuple[str, str]], float]:
 
 def labels(**kw: str) -> frozenset[tuple[str, str]]:
     return frozenset(kw.items())
+
+
+def shedder_stats(app: Any, threshold: int = 900) -> Any:
+    """The statistics of the app's shared shedder for ``threshold`` (from the registry snapshot)."""
+    (found,) = [
+        s.statistics
+        for s in app.governor.snapshot()
+        if s.info.kind == "shedder" and s.info.check == f"shedding:{threshold}"
+    ]
+    return found
+
+
+def shedder_thresholds(app: Any) -> list[int]:
+    """The CPU thresholds the app has shedders for."""
+    return sorted(
+        int(s.info.check.rpartition(":")[2]) for s in app.governor.snapshot() if s.info.kind == "shedder"
+    )

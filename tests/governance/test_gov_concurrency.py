@@ -7,7 +7,15 @@ import asyncio
 from typing import Any
 
 import httpx
-from tests.governance.gov_support import Gate, check, client, endpoint, wait_until
+from tests.governance.gov_support import (
+    Gate,
+    check,
+    client,
+    endpoint,
+    shedder_stats,
+    shedder_thresholds,
+    wait_until,
+)
 
 from seawall import (
     BulkheadPolicy,
@@ -91,7 +99,7 @@ async def hold_requests(c: httpx.AsyncClient, gate: Gate, n: int) -> list[asynci
 async def test_overloaded_cpu_with_enough_in_flight_sheds_503(mock_clock: MockClock) -> None:
     """CPU at 1000 and more in flight than max_flight: the next request is 503 OVERLOADED with Retry-After."""
     svc, gate = gated(mock_clock, Policy(shedding=SheddingPolicy(cpu_threshold=900)), cpu=1000)
-    shedder = svc.governance.shedders()[900]
+    shedder = check(endpoint(svc, "/work"), "shedding").shedder
     limit = int(shedder.statistics().max_flight)  # the most admitted while overloaded (running=1)
     async with client(svc) as c:
         held = await hold_requests(c, gate, limit)
@@ -114,7 +122,7 @@ async def test_idle_cpu_never_sheds(mock_clock: MockClock) -> None:
         gate.release.set()
         done = [(await t).status_code for t in held]
     assert done == [200] * 40
-    assert svc.governance.shedders()[900].statistics().dropped == 0
+    assert shedder_stats(svc).dropped == 0
 
 
 async def test_priority_route_uses_the_higher_threshold(mock_clock: MockClock) -> None:
@@ -131,7 +139,7 @@ async def test_priority_route_uses_the_higher_threshold(mock_clock: MockClock) -
     async def vip() -> dict[str, bool]:
         return {"ok": True}
 
-    shedder = svc.governance.shedders()[900]
+    shedder = check(endpoint(svc, "/work"), "shedding").shedder
     assert shedder.priority_threshold == 950
     async with client(svc) as c:
         held = await hold_requests(c, gate, int(shedder.statistics().max_flight))  # the most admitted
@@ -150,7 +158,7 @@ async def test_routes_with_one_threshold_share_one_shedder(mock_clock: MockClock
     svc.get("/b", policy=Policy(shedding=SheddingPolicy(cpu_threshold=800)))(lambda: None)
     a, b = check(endpoint(svc, "/a"), "shedding"), check(endpoint(svc, "/b"), "shedding")
     assert a.shedder is b.shedder
-    assert list(svc.governance.shedders()) == [800]
+    assert shedder_thresholds(svc) == [800]
 
 
 # -- the compiled chain -------------------------------------------------------------------------

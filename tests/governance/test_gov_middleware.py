@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from tests.governance.gov_support import Gate, client, labels, samples, wait_until
+from tests.governance.gov_support import Gate, client, labels, samples, shedder_stats, wait_until
 
 from seawall import HotspotPolicy, Policy, RateLimitPolicy, SeawallMiddleware, SheddingPolicy
 from seawall.load import FixedCpuProbe
@@ -116,7 +116,7 @@ async def test_hotspot_reads_the_template_path_parameter(mock_clock: MockClock) 
 async def test_overloaded_cpu_sheds_with_503(mock_clock: MockClock) -> None:
     """CPU at 1000 and enough requests in flight: the middleware sheds with 503 OVERLOADED."""
     api = Api(mock_clock, {"GET /held": Policy(shedding=SheddingPolicy())}, cpu=1000)
-    n = int(api.seawall.governance.shedders()[900].statistics().max_flight)  # most admitted (running=1)
+    n = int(shedder_stats(api.seawall).max_flight)  # most admitted (running=1)
     async with api.client() as c:
         held = [asyncio.create_task(c.get("/held")) for _ in range(n)]
         await api.gate.wait_for(n)
@@ -143,7 +143,7 @@ async def test_idle_cpu_does_not_shed(mock_clock: MockClock) -> None:
 async def test_timeout_answers_504_before_the_response_starts(mock_clock: MockClock) -> None:
     """A FastAPI handler still running at the route timeout is cancelled and the client gets 504."""
     api = Api(mock_clock, {"GET /slow": Policy(timeout=1.0)})
-    wheel = api.seawall.wheel
+    wheel = api.seawall.governor.wheel
     async with api.client() as c:
         task = asyncio.create_task(c.get("/slow"))
         await wait_until(lambda: "slow" in api.calls)

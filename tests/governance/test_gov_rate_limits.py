@@ -10,6 +10,7 @@ import pytest
 from tests.governance.gov_support import Gate, check, client, endpoint, wait_until
 
 from seawall import (
+    ConfigError,
     HotspotPolicy,
     PacingPolicy,
     Policy,
@@ -18,6 +19,7 @@ from seawall import (
     WarmUpPolicy,
     WindowPolicy,
 )
+from seawall.governance import Call
 from seawall.testing import MockClock
 
 
@@ -269,7 +271,7 @@ async def test_limit_that_never_admits_is_429_without_retry_after(mock_clock: Mo
         r = await c.get("/x")
     assert r.status_code == 429
     assert "retry-after" not in r.headers
-    assert check(endpoint(svc, "/x"), "concurrency").in_flight == 0
+    assert check(endpoint(svc, "/x"), "concurrency").limit.in_flight == 0
 
 
 async def test_key_function_separates_clients() -> None:
@@ -277,9 +279,8 @@ async def test_key_function_separates_clients() -> None:
     service = Service("fn-key")
 
     @service.key_function("tenant")
-    def tenant(scope: dict[str, object]) -> str:
-        headers = dict(scope["headers"])  # type: ignore[call-overload]
-        return str(headers.get(b"x-tenant", b"").decode())
+    def tenant(call: Call) -> str:
+        return call.header("x-tenant") or ""
 
     @service.get("/t", policy=Policy(rate_limit=RateLimitPolicy(rate=1, burst=1, key="fn:tenant")))
     async def t() -> dict[str, bool]:
@@ -294,8 +295,10 @@ async def test_key_function_separates_clients() -> None:
 def test_unknown_key_function_fails_at_compile() -> None:
     """A policy naming an unregistered key function is refused when the route is added."""
     service = Service("fn-missing")
-    with pytest.raises(ValueError, match="no key function named 'nope'"):
+    with pytest.raises(ConfigError, match="no key function named 'nope'") as info:
 
         @service.get("/t", policy=Policy(rate_limit=RateLimitPolicy(rate=1, key="fn:nope")))
         async def t() -> dict[str, bool]:
             return {"ok": True}
+
+    assert info.value.path == '$.routes["GET /t"].rate_limit.key'

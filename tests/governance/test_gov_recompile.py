@@ -55,7 +55,7 @@ async def test_request_in_flight_during_recompile_completes(mock_clock: MockCloc
         await gate.hold()
         return {"ok": True}
 
-    old = check(endpoint(svc, "/x"), "concurrency")
+    old = check(endpoint(svc, "/x"), "concurrency").limit
     async with client(svc) as c:
         inflight = asyncio.create_task(c.get("/x"))
         await gate.wait_for(1)
@@ -70,10 +70,10 @@ async def test_request_in_flight_during_recompile_completes(mock_clock: MockCloc
 async def test_unchanged_sub_policy_keeps_the_limiter_state(mock_clock: MockClock) -> None:
     """Recompiling with the same rate limit (other fields changed) keeps the bucket: no free refill."""
     svc = service(mock_clock, Policy(rate_limit=TWO))
-    before = check(endpoint(svc, "/x"), "rate_limit")
+    before = check(endpoint(svc, "/x"), "rate_limit").limiter
     assert await codes(svc, 2) == [200, 200]
     svc.recompile({"GET /x": Policy(rate_limit=TWO, timeout=3.0)})
-    assert check(endpoint(svc, "/x"), "rate_limit") is before
+    assert check(endpoint(svc, "/x"), "rate_limit").limiter is before
     assert endpoint(svc, "/x").chain.policy.timeout == 3.0
     assert await codes(svc, 1) == [429]
 
@@ -101,7 +101,8 @@ async def test_policy_that_cannot_compile_changes_nothing(mock_clock: MockClock)
     """A Redis-backed limit without ``redis_url`` raises at recompile and no chain is swapped."""
     svc = service(mock_clock)
     chain = endpoint(svc, "/x").chain
-    with pytest.raises(ValueError, match="no redis_url"):
+    with pytest.raises(ConfigError, match="no redis_url") as info:
         svc.recompile({"GET /x": Policy(rate_limit=RateLimitPolicy(rate=1, backend="redis"))})
+    assert info.value.path == '$.routes["GET /x"].rate_limit.backend'
     assert endpoint(svc, "/x").chain is chain
     assert await codes(svc, 3) == [200] * 3

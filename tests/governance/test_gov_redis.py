@@ -7,7 +7,7 @@ import asyncio
 import itertools
 
 import pytest
-from tests.governance.gov_support import client
+from tests.governance.gov_support import check, client, endpoint
 from tests.servers import RedisServer, server_fixture, start_redis
 
 from seawall import Policy, RateLimitPolicy, Service, WindowPolicy
@@ -86,7 +86,7 @@ async def test_redis_outage_falls_back_and_recovers(redis_server: RedisServer, m
     try:
         async with client(svc) as c:
             before = [(await c.get("/x")).status_code for _ in range(2)]
-            (limiter,) = svc.governance.redis_limiters
+            limiter = check(endpoint(svc, "/x"), "redis_rate_limit").limiter
             assert limiter.statistics().remote_decisions == 2
 
             redis_server.stop(kill=True)

@@ -1,56 +1,28 @@
-"""The HTTP transport: the ASGI service, routing, typed parameters and the governance chain.
+"""The HTTP transport: the ASGI service, routing, typed parameters, and the ASGI middleware.
 
-It must not reach into primitives' internals: checks read and drive primitives through their
-public methods only.
+Both entry points run calls through :class:`seawall.governance.Guard`; this package supplies the
+transport side only (how a request is read and an answer is sent). It must not reach into
+primitives: governance state belongs to :mod:`seawall.governance`.
 """
 
 from __future__ import annotations
 
-from seawall.http._chain import AsyncCheck, Chain, Check, CheckFactory, ConcurrencyCheck, Exit, RouteInfo
-from seawall.http._checks import Governance, key_function
+from seawall.http._endpoint import Endpoint
 from seawall.http._middleware import SeawallMiddleware
 from seawall.http._params import Header
-from seawall.http._policy import (
-    BARE,
-    DEFAULT_POLICY,
-    BulkheadPolicy,
-    HotspotPolicy,
-    PacingPolicy,
-    Policy,
-    RateLimitPolicy,
-    SheddingPolicy,
-    WarmUpPolicy,
-    WindowPolicy,
-)
+from seawall.http._policy import BARE, DEFAULT_POLICY, MAX_BODY
 from seawall.http._request import Request
 from seawall.http._response import Response
-from seawall.http._service import Endpoint, Fallback, Service
+from seawall.http._service import Service
 
 __all__ = [
     "BARE",
     "DEFAULT_POLICY",
-    "AsyncCheck",
-    "BulkheadPolicy",
-    "Chain",
-    "Check",
-    "CheckFactory",
-    "ConcurrencyCheck",
+    "MAX_BODY",
     "Endpoint",
-    "Exit",
-    "Fallback",
-    "Governance",
     "Header",
-    "HotspotPolicy",
-    "PacingPolicy",
-    "Policy",
-    "RateLimitPolicy",
     "Request",
     "Response",
-    "RouteInfo",
     "SeawallMiddleware",
     "Service",
-    "SheddingPolicy",
-    "WarmUpPolicy",
-    "WindowPolicy",
-    "key_function",
 ]

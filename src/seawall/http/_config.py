@@ -1,36 +1,43 @@
-"""The service's configuration schema (``seawall.yaml``), and applying it to a :class:`Service`.
+"""The service's configuration schema (``seawall.yaml``), loaded only when asked for.
 
 Example ``seawall.yaml``::
 
     server:
       port: 8080
       workers: 2
-    default:            # the policy of routes that set none in code
+    default:            # overrides sections of the default policy (routes without their own)
       timeout: 2.0
     routes:
-      "GET /hello":     # or just "/hello" for every method
+      "GET /hello":     # or just "/hello" for every method; overrides only the sections given
         max_conns: 500
+
+Policies are decoded section by section (:func:`seawall.governance.decode_patch`), so a
+section a check registered is accepted and an unknown or invalid field fails at load naming its
+leaf (``$.routes["GET /hello"].rate_limit.rate``).
+
+A :class:`~seawall.http.Service` never reads configuration on its own: ``seawall run`` passes the
+file it found (``--config``, ``$SEAWALL_CONFIG``, ``./seawall.yaml``) to its workers through
+``$SEAWALL_CONFIG``, and other servers call ``service.configure(...)`` or set that variable.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
 from seawall import config
-from seawall.http._policy import Policy
+from seawall.governance import RuleLayer, decode_patch
 
-if TYPE_CHECKING:
-    from seawall.http._service import Service
+__all__ = ["CONFIG_ENV", "SeawallConfig", "ServerConfig", "file_layer", "find_config", "load_config"]
 
-__all__ = ["CONFIG_ENV", "SeawallConfig", "ServerConfig", "find_config", "load_config"]
-
-#: Set by ``seawall run --config``: the config file every worker loads.
+#: The config file a service loads at startup (set by ``seawall run``); empty: environment only.
 CONFIG_ENV: Final = "SEAWALL_CONFIG"
 DEFAULT_FILES: Final = ("seawall.yaml", "seawall.yml", "seawall.toml")
+
+_Seconds = Annotated[float, msgspec.Meta(ge=0, le=86_400)]
 
 
 class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -45,23 +52,37 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     # Constraints as msgspec Meta so that an error names the field itself ($.server.port).
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
-    workers: Annotated[int, msgspec.Meta(ge=1)] = 1
+    workers: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 1
     server: Literal["granian", "uvicorn"] = "granian"
-    drain_delay: Annotated[float, msgspec.Meta(ge=0)] = 2.0
-    grace_period: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    drain_delay: _Seconds = 2.0
+    grace_period: _Seconds = 30.0
 
 
 class SeawallConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """The whole ``seawall.yaml``."""
+    """The whole ``seawall.yaml``; ``default`` and ``routes`` hold validated policy patches."""
 
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     redis_url: str | None = None
-    default: Policy | None = None
-    routes: dict[str, Policy] = msgspec.field(default_factory=dict)
+    default: dict[str, Any] | None = None
+    routes: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Decode the policies here so that any way of building the config validates them.
+        force = msgspec.structs.force_setattr
+        force(self, "default", decode_patch(self.default, "$.default") if self.default else None)
+        force(
+            self,
+            "routes",
+            {key: decode_patch(value, f"$.routes[{_quote(key)}]") for key, value in self.routes.items()},
+        )
+
+
+def _quote(key: str) -> str:
+    return '"' + key.replace('"', '\\"') + '"'
 
 
 def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
-    """The config file to use: ``explicit``, else ``$SEAWALL_CONFIG``, else ``./seawall.yaml``."""
+    """The config file ``seawall run`` uses: ``explicit``, ``$SEAWALL_CONFIG`` or ``./seawall.yaml``."""
     if explicit is not None:
         return Path(explicit)
     if env := os.environ.get(CONFIG_ENV):
@@ -70,10 +91,14 @@ def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> SeawallConfig:
-    """Load and validate the configuration (raises :class:`~seawall.errors.ConfigError`)."""
-    return config.load(SeawallConfig, find_config(path))
+    """Load and validate ``path`` (``None``: no file) with ``SEAWALL_*`` overrides.
+
+    Raises:
+        ConfigError: naming the bad field.
+    """
+    return config.load(SeawallConfig, path)
 
 
-def apply_config(service: Service, cfg: SeawallConfig) -> None:
-    """Recompile ``service``'s chains with the configured default and per-route policies."""
-    service.recompile(cfg.routes, default=cfg.default)
+def file_layer(cfg: SeawallConfig) -> RuleLayer:
+    """The file layer of rules a configuration declares."""
+    return RuleLayer(cfg.default, dict(cfg.routes))

@@ -1,17 +1,28 @@
-"""The request as handlers and checks see it: a thin, lazy view over the ASGI scope."""
+"""The request as handlers and checks see it: a thin, lazy view over the ASGI scope.
+
+:class:`Request` is also the server's :class:`~seawall.governance.Call`: checks read the method,
+the route template, the peer and key values through it, never through the raw scope.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, final
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any, Final, final
 from urllib.parse import parse_qsl
 
+from seawall.deadline import parse_header as parse_deadline
 from seawall.errors import PayloadTooLarge
 
 __all__ = ["Request", "read_body"]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+#: Converts a raw path segment to its declared type (raises a 400 HTTPError when invalid).
+Converter = Callable[[str], Any]
+
+_NO_PARAMS: Final[dict[str, str]] = {}
+_NO_CONVERTERS: Final[Mapping[str, Converter]] = {}
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
@@ -46,15 +57,32 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def _no_send(message: MutableMapping[str, Any]) -> None:
+    raise RuntimeError("this request cannot send a response")
+
+
 @final
 class Request:
     """One HTTP request: method, path, path parameters, headers, query and body.
 
-    Handlers receive it by declaring a parameter annotated ``Request``. Headers and query are
-    parsed on first access only.
+    Handlers receive it by declaring a parameter annotated ``Request``; key functions
+    (``Service.key_function``) and fallbacks receive it too. Headers and query are parsed on
+    first access only.
     """
 
-    __slots__ = ("_body", "_headers", "_query", "max_body", "params", "receive", "route", "scope")
+    __slots__ = (
+        "_body",
+        "_converted",
+        "_headers",
+        "_query",
+        "converters",
+        "max_body",
+        "params",
+        "receive",
+        "route",
+        "scope",
+        "send",
+    )
 
     def __init__(
         self,
@@ -64,15 +92,20 @@ class Request:
         *,
         route: str = "",
         max_body: int = 1 << 20,
+        send: Send = _no_send,
+        converters: Mapping[str, Converter] = _NO_CONVERTERS,
     ) -> None:
         self.scope = scope
         self.receive = receive
-        self.params: dict[str, str] = params if params is not None else {}
+        self.send = send
+        self.params: dict[str, str] = params if params is not None else _NO_PARAMS
         self.route = route
         self.max_body = max_body
+        self.converters = converters
         self._headers: dict[str, str] | None = None
         self._query: dict[str, str] | None = None
         self._body: bytes | None = None
+        self._converted: dict[str, Any] | None = None
 
     @property
     def method(self) -> str:
@@ -81,6 +114,11 @@ class Request:
     @property
     def path(self) -> str:
         return str(self.scope["path"])
+
+    @property
+    def head(self) -> bool:
+        """Whether this is a ``HEAD`` request (answered like ``GET``, without a body)."""
+        return bool(self.scope["method"] == "HEAD")
 
     @property
     def client(self) -> str:
@@ -108,6 +146,48 @@ class Request:
         if self._body is None:
             self._body = await read_body(self.scope, self.receive, self.max_body)
         return self._body
+
+    # -- the Call view (seawall.governance.Call) ------------------------------------------------
+
+    @property
+    def target(self) -> str:
+        """The route template this request matched."""
+        return self.route
+
+    @property
+    def peer(self) -> str:
+        return self.client
+
+    @property
+    def incoming_deadline(self) -> float | None:
+        """The caller's remaining budget from ``X-Seawall-Deadline-Ms``, in seconds."""
+        return parse_deadline(self.scope["headers"])
+
+    def header(self, name: str) -> str | None:
+        raw = name.encode("latin-1")
+        for k, v in self.scope["headers"]:
+            if k == raw:
+                return str(v.decode("latin-1"))
+        return None
+
+    def query_param(self, name: str) -> str | None:
+        return self.query.get(name)
+
+    def path_param(self, name: str) -> Any:
+        """The path parameter converted to the handler's declared type (400 when invalid)."""
+        raw = self.params.get(name)
+        if raw is None:
+            return None
+        convert = self.converters.get(name)
+        if convert is None:
+            return raw
+        converted = self._converted
+        if converted is None:
+            converted = self._converted = {}
+        elif name in converted:
+            return converted[name]
+        value = converted[name] = convert(raw)
+        return value
 
     def __repr__(self) -> str:
         return f"Request({self.method} {self.path})"

@@ -1,12 +1,12 @@
-"""The HTTP service: an ASGI app with typed routes, the compiled governance chain and health.
+"""The HTTP service: an ASGI app of typed routes, each behind the governance guard.
 
-The request path (``Service.__call__`` -> ``Endpoint.handle``) is kept on one screen on purpose:
+The request path, top to bottom (the guard's side is :mod:`seawall.governance._guard`)::
 
-    admit    the route's compiled checks, cheapest first (rejection decided before the body is read)
-    run      the handler under the route's timeout (504 at the deadline)
-    account  exits of the checks, then per-route metrics
+    __call__   static path -> endpoint by dict lookup; else the router (404/405 counted)
+    guard.run  admit (checks, cheapest first) -> run under the deadline -> classify -> account
+    invoke     build typed arguments -> handler -> encode -> send   (seawall.http._endpoint)
 
-This module must not import optional backends (Redis, OTel); they plug in as check factories.
+This module must not import optional backends (Redis, OTel); they plug in as checks.
 """
 
 from __future__ import annotations
@@ -16,240 +16,54 @@ import contextlib
 import inspect
 import logging
 import os
+import random
 import signal
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, MutableMapping, Sequence
-from typing import Any, Final, TypeVar, final
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Final, TypeVar
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client import CollectorRegistry
 
 from seawall._clock import MONOTONIC, Clock
-from seawall.deadline import _current as _deadline_var
-from seawall.deadline import parse_header as parse_deadline
-from seawall.errors import (
-    ConfigError,
-    DeadlineExceeded,
-    HTTPError,
-    InternalError,
-    MethodNotAllowed,
-    NotFound,
-    Rejected,
+from seawall.errors import MethodNotAllowed, NotFound
+from seawall.governance import (
+    CheckFactory,
+    Fallback,
+    GovernanceCollector,
+    Governor,
+    KeyFn,
+    Policy,
+    Rule,
+    RulesVersion,
 )
-from seawall.http._chain import Chain, CheckFactory, RouteInfo, admit, admit_async, compile_chain
-from seawall.http._checks import BUILTIN_FACTORIES, Governance
-from seawall.http._config import SeawallConfig, apply_config, load_config
-from seawall.http._governance_metrics import GovernanceCollector
+from seawall.http._builtin import add_builtin_routes
+from seawall.http._config import CONFIG_ENV, SeawallConfig, file_layer, load_config
+from seawall.http._endpoint import Endpoint, send_error
 from seawall.http._metrics import MetricsDir, RequestMetrics, RouteStats
-from seawall.http._openapi import BUILTIN_PATHS, openapi_document
-from seawall.http._params import ParamSpec, compile_params
-from seawall.http._policy import BARE, DEFAULT_POLICY, Policy
+from seawall.http._policy import BARE, DEFAULT_POLICY
 from seawall.http._request import Request
-from seawall.http._response import JSON_HEADER, Response, encode_result
-from seawall.http._router import Router, parse_template
-from seawall.http._timeouts import TimeoutWheel, Watch
+from seawall.http._router import Router
 from seawall.load import CpuProbe
 
-__all__ = ["Endpoint", "Service"]
+__all__ = ["Service"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 F = TypeVar("F", bound=Callable[..., Any])
-KF = TypeVar("KF", bound=Callable[[MutableMapping[str, Any]], Hashable])
+KF = TypeVar("KF", bound=KeyFn)
+Hook = Callable[[], Awaitable[None] | None]
 
 logger = logging.getLogger("seawall.http")
 
 _EMPTY: Final[dict[str, str]] = {}
-_START: Final = "http.response.start"
-_BODY: Final = "http.response.body"
 #: Set by ``seawall run --workers N``: where workers share metric snapshots.
 METRICS_DIR_ENV: Final = "SEAWALL_METRICS_DIR"
-
-
-async def _send_error(send: Send, exc: HTTPError, head: bool = False) -> int:
-    body = exc.body()
-    headers = [JSON_HEADER, (b"content-length", str(len(body)).encode()), *exc.headers]
-    await send({"type": _START, "status": exc.status, "headers": headers})
-    await send({"type": _BODY, "body": b"" if head else body})
-    return exc.status
-
-
-#: A fallback turns a rejection (limited, shed, timed out, breaker open) into a degraded answer.
-Fallback = Callable[[Request, Rejected], Any]
-_FALLBACK_HEADER: Final = b"x-seawall-fallback"
-
-
-@final
-class Endpoint:
-    """One compiled ``(route, method)``: the handler, its argument builder, chain and stats."""
-
-    __slots__ = (
-        "builder",
-        "chain",
-        "clock",
-        "fallback",
-        "fn",
-        "handle",
-        "is_async",
-        "method",
-        "params",
-        "route",
-        "stats",
-        "wheel",
-    )
-
-    def __init__(
-        self,
-        route: str,
-        method: str,
-        fn: Callable[..., Any],
-        chain: Chain,
-        stats: RouteStats,
-        clock: Clock,
-        wheel: TimeoutWheel,
-        fallback: Fallback | None = None,
-    ) -> None:
-        self.route = route
-        self.method = method
-        self.fn = fn
-        self.is_async = inspect.iscoroutinefunction(fn)
-        _, names = parse_template(route)
-        self.params: list[ParamSpec]
-        self.params, self.builder = compile_params(fn, set(names))
-        self.clock = clock
-        self.wheel = wheel
-        self.stats = stats
-        self.fallback = fallback
-        self.chain = chain
-        self.handle: Callable[[Scope, Receive, Send, dict[str, str]], Awaitable[Any]]
-        self.set_chain(chain)
-
-    def set_chain(self, chain: Chain) -> None:
-        """Swap in a recompiled chain (one assignment: atomic for the event loop)."""
-        self.chain = chain
-        bare = chain.empty and not chain.policy.metrics
-        self.handle = self._respond if bare else self._handle
-
-    async def _handle(self, scope: Scope, receive: Receive, send: Send, params: dict[str, str]) -> None:
-        now = self.clock.now
-        stats = self.stats
-        chain = self.chain
-        start = now()
-        try:  # admit: cheapest first; nothing of the body has been read yet
-            exits = admit(chain, scope)
-            if chain.async_checks:
-                await admit_async(chain, scope, exits)
-        except Rejected as exc:  # the checks have released what they took
-            stats.reject(exc.reason, exc.check)
-            status = await self._rejected(scope, receive, send, params, exc)
-            if chain.policy.metrics:
-                stats.observe(status, now() - start)
-            return
-        stats.in_flight += 1
-        status = 500
-        try:  # run: the handler under its deadline, then the response
-            status = await self._respond(scope, receive, send, params, start)
-        finally:  # account
-            stats.in_flight -= 1
-            for ex in exits:
-                ex(status)
-            if chain.policy.metrics:
-                stats.observe(status, now() - start)
-
-    async def _respond(
-        self, scope: Scope, receive: Receive, send: Send, params: dict[str, str], arrived: float | None = None
-    ) -> int:
-        """Run the handler (cancelled at its deadline) and send its response; returns the status.
-
-        ``arrived`` is when admission began: time spent since (bulkhead queue, pacing) is taken
-        off the caller's deadline.
-        """
-        timeout = self.chain.policy.timeout
-        watch = token = None
-        if timeout is not None:
-            incoming = parse_deadline(scope["headers"])
-            if incoming is not None and arrived is not None:
-                incoming -= self.clock.now() - arrived
-            if incoming is not None and incoming < timeout:
-                if incoming <= 0:  # the caller has already given up: don't run
-                    exc = DeadlineExceeded("the request's deadline had passed on arrival", check="deadline")
-                    self.stats.reject(exc.reason, exc.check)
-                    return await self._rejected(scope, receive, send, params, exc)
-                timeout = incoming
-            watch = self.wheel.watch(timeout)
-            token = _deadline_var.set(watch)
-        try:
-            if self.builder is None:
-                result = self.fn()
-            else:
-                request = Request(
-                    scope, receive, params, route=self.route, max_body=self.chain.policy.max_body
-                )
-                result = self.fn(**(await self.builder(request)))
-            if self.is_async:
-                result = await result
-            status, headers, body = encode_result(result)
-        except BaseException as exc:  # noqa: BLE001 - _fail re-raises what is not ours to answer
-            if watch is not None:
-                self.wheel.done(watch)
-            return await self._fail(exc, watch, scope, receive, send, params)
-        finally:
-            if token is not None:
-                _deadline_var.reset(token)
-        if watch is not None:
-            self.wheel.done(watch)
-        await send({"type": _START, "status": status, "headers": headers})
-        await send({"type": _BODY, "body": b"" if scope["method"] == "HEAD" else body})
-        return status
-
-    async def _fail(
-        self,
-        exc: BaseException,
-        watch: Watch | None,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        params: dict[str, str],
-    ) -> int:
-        head = scope["method"] == "HEAD"
-        if isinstance(exc, asyncio.CancelledError):
-            if watch is None or not watch.expired or watch.task is None:
-                raise exc  # cancelled by the server (client gone, shutdown): not ours to answer
-            watch.task.uncancel()
-            deadline = DeadlineExceeded(
-                f"handler exceeded its deadline of {watch.timeout:g}s", check="timeout"
-            )
-            self.stats.reject(deadline.reason, deadline.check)
-            return await self._rejected(scope, receive, send, params, deadline)
-        if isinstance(exc, Rejected):  # e.g. an outbound call's breaker, raised inside the handler
-            return await self._rejected(scope, receive, send, params, exc)
-        if isinstance(exc, HTTPError):
-            return await _send_error(send, exc, head)
-        if not isinstance(exc, Exception):
-            raise exc
-        logger.error("unhandled error in %s %s", self.method, self.route, exc_info=exc)
-        return await _send_error(send, InternalError(), head)
-
-    async def _rejected(
-        self, scope: Scope, receive: Receive, send: Send, params: dict[str, str], exc: Rejected
-    ) -> int:
-        """Answer a rejection: the route's fallback if it has one, else the error body."""
-        head = scope["method"] == "HEAD"
-        if self.fallback is None:
-            return await _send_error(send, exc, head)
-        try:
-            result = self.fallback(Request(scope, receive, params, route=self.route), exc)
-            if inspect.isawaitable(result):
-                result = await result
-            status, headers, body = encode_result(result)
-        except Exception:
-            logger.exception("fallback of %s %s failed", self.method, self.route)
-            return await _send_error(send, exc, head)
-        headers.append((_FALLBACK_HEADER, exc.reason.encode()))
-        await send({"type": _START, "status": status, "headers": headers})
-        await send({"type": _BODY, "body": b"" if head else body})
-        return status
+#: The metrics label of requests that matched no route (a fixed value: cardinality stays bounded).
+UNMATCHED: Final = "<unmatched>"
+_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 
 
 class Service:
@@ -258,13 +72,17 @@ class Service:
     A ``Service`` is an ASGI application; serve it with ``seawall run module:service``.
 
     Args:
-        name: the service's name (metrics, logs, OpenAPI title).
+        name: the service's name (metrics, logs, OpenAPI title, shared-limit keys).
         policy: the default policy of routes that do not give their own
             (default: concurrency limit 10000, 10 s timeout, metrics).
-        clock: the time source for latency accounting and time-based checks.
-        check_factories: extra check factories appended to the built-in ones.
+        clock: the time source of deadlines, limits and latency accounting.
+        rng: the randomness source of primitives that draw (seed it in tests).
+        check_factories: extra ``(section, factory)`` pairs beyond the registered checks.
         cpu_probe: the CPU signal for adaptive shedding (default: this process's CPU share).
         redis_url: the Redis server of ``backend: redis`` limits (``redis://host:6379/0``).
+        config: a configuration (or its file) to apply now; without it the service reads none
+            unless ``$SEAWALL_CONFIG`` is set when it starts (``seawall run`` sets it).
+        sync_threads: threads that run ``def`` (sync) handlers, off the event loop.
 
     Example::
 
@@ -281,34 +99,47 @@ class Service:
         *,
         policy: Policy = DEFAULT_POLICY,
         clock: Clock = MONOTONIC,
-        check_factories: Sequence[CheckFactory] = (),
+        rng: random.Random | None = None,
+        check_factories: Sequence[tuple[str, CheckFactory]] = (),
         version: str = "0.1.0",
         cpu_probe: CpuProbe | None = None,
         redis_url: str | None = None,
+        config: SeawallConfig | str | os.PathLike[str] | None = None,
+        sync_threads: int = 40,
     ) -> None:
+        if sync_threads < 1:
+            raise ValueError("sync_threads must be >= 1")
         self.name = name
         self.version = version
-        self.policy = policy
         self.clock = clock
-        self.factories: tuple[CheckFactory, ...] = (*BUILTIN_FACTORIES, *check_factories)
-        self.governance = Governance(clock, cpu_probe=cpu_probe, redis_url=redis_url)
-        self.wheel = TimeoutWheel(clock=clock)
+        self.governor = Governor(
+            name,
+            default=policy,
+            clock=clock,
+            rng=rng,
+            factories=check_factories,
+            cpu_probe=cpu_probe,
+            redis_url=redis_url,
+            logger=logger,
+        )
         self.router: Router[dict[str, Endpoint]] = Router()
         self._static = self.router.static
         metrics_dir = os.environ.get(METRICS_DIR_ENV)
         self.metrics = RequestMetrics(MetricsDir(metrics_dir) if metrics_dir else None)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.metrics)
-        self.registry.register(GovernanceCollector(self.governance))
-        self._startup: list[Callable[[], Awaitable[None] | None]] = []
-        self._shutdown: list[Callable[[], Awaitable[None] | None]] = []
-        self._route_policies: dict[tuple[str, str], Policy | None] = {}
+        self.registry.register(GovernanceCollector(self.governor.snapshot))
+        self._executor = ThreadPoolExecutor(max_workers=sync_threads, thread_name_prefix=f"{name}-sync")
+        self._startup: list[Hook] = []
+        self._shutdown: list[Hook] = []
         self.config: SeawallConfig | None = None
         self.ready = False
         self.draining = False
+        self.routes_changed = True
         self._tasks: set[asyncio.Task[None]] = set()
-        self._openapi: bytes | None = None
-        self._add_builtin_routes()
+        add_builtin_routes(self)
+        if config is not None:
+            self.configure(config)
 
     # -- routes ---------------------------------------------------------------------------------
 
@@ -326,7 +157,8 @@ class Service:
             policy: this route's governance (default: the service's policy).
             fallback: ``fn(request, rejection)`` answering instead of an error when the request is
                 rate limited, shed, timed out or hits an open breaker; its response carries
-                ``X-Seawall-Fallback: <REASON>``.
+                ``X-Seawall-Fallback: <REASON>``. It gets the request's remaining deadline, at
+                least 50 ms, after which the rejection's error is answered instead.
         """
 
         def decorator(fn: F) -> F:
@@ -367,96 +199,105 @@ class Service:
         return self.route(path, ["DELETE"], policy=policy, fallback=fallback)
 
     def key_function(self, name: str) -> Callable[[KF], KF]:
-        """Register ``fn(scope) -> key`` for per-client limits as key spec ``fn:<name>``.
+        """Register ``fn(request) -> key`` for per-client limits as key spec ``fn:<name>``.
 
-        Register before the routes that use it are compiled (i.e. before adding them).
+        Register it before the routes that use it. The function receives the
+        :class:`~seawall.http.Request` (any :class:`~seawall.governance.Call`).
 
         Example::
 
             @service.key_function("tenant")
-            def tenant(scope):
-                return dict(scope["headers"]).get(b"x-tenant", b"")
+            def tenant(request):
+                return request.header("x-tenant") or ""
         """
 
         def decorator(fn: KF) -> KF:
-            self.governance.key_functions[name] = fn
+            self.governor.key_function(name, fn)
             return fn
 
         return decorator
 
     def _add(
-        self,
-        path: str,
-        method: str,
-        fn: Callable[..., Any],
-        policy: Policy | None,
-        fallback: Fallback | None = None,
+        self, path: str, method: str, fn: Callable[..., Any], policy: Policy | None, fallback: Fallback | None
     ) -> None:
+        methods = self._methods(path, method)
+        ep = Endpoint(path, method, fn, executor=self._executor)
+        ep.guard = self.governor.guard(
+            method, path, ep, self.metrics.route(path, method), policy=policy, fallback=fallback
+        )
+        methods[method] = ep
+        self.routes_changed = True
+
+    def add_builtin(self, path: str, fn: Callable[..., Any]) -> None:
+        """Register a built-in ``GET`` endpoint: BARE, inline, outside rules and metrics."""
+        methods = self._methods(path, "GET")
+        ep = Endpoint(path, "GET", fn, inline=True)
+        ep.guard = self.governor.guard("GET", path, ep, RouteStats(path, "GET"), policy=BARE, fallback=None)
+        methods["GET"] = ep
+
+    def _methods(self, path: str, method: str) -> dict[str, Endpoint]:
         methods = self.router.get(path)
         if methods is None:
             methods = {}
             self.router.add(path, methods)
         if method in methods:
             raise ValueError(f"{method} {path} is already registered")
-        effective = policy if policy is not None else self.policy
-        self._route_policies[(path, method)] = policy
-        methods[method] = Endpoint(
-            path,
-            method,
-            fn,
-            self._compile(path, method, effective),
-            # Built-in endpoints (health, metrics, OpenAPI) stay out of /metrics.
-            RouteStats(path, method) if path in BUILTIN_PATHS else self.metrics.route(path, method),
-            self.clock,
-            self.wheel,
-            fallback,
-        )
-        self._openapi = None
-
-    def _compile(self, path: str, method: str, policy: Policy) -> Chain:
-        return compile_chain(policy, RouteInfo(path, method, self.name, self.governance), self.factories)
+        return methods
 
     def endpoints(self) -> list[Endpoint]:
         """Every registered endpoint, in registration order (static routes first)."""
         return [ep for _, methods in self.router for ep in methods.values()]
 
+    # -- rules ----------------------------------------------------------------------------------
+
     def recompile(
-        self, policies: Mapping[str, Policy] | None = None, *, default: Policy | None = None
-    ) -> None:
-        """Rebuild every route's chain, atomically per route; requests in flight are unaffected.
+        self, policies: Mapping[str, Rule | None] | None = None, *, default: Rule | None = None
+    ) -> RulesVersion:
+        """Change rules at run time (the runtime layer), atomically; requests in flight are unaffected.
+
+        Only the routes named change: their runtime rule becomes ``policies[key]`` (a whole
+        :class:`Policy` replaces, a mapping of sections overrides those; ``None`` removes the
+        runtime rule). Code and file rules of other routes are kept. Limiters whose section is
+        unchanged keep their state; resources no route uses any more are closed.
 
         Args:
-            policies: new policies by route template (``"GET /hello"`` or ``"/hello"``).
-            default: a new default policy for routes without their own.
+            policies: rules by route key (``"GET /hello"`` or ``"/hello"``).
+            default: a rule for routes without a policy of their own.
+
+        Raises:
+            ConfigError: a key matches no route, or a rule cannot be compiled; nothing changed.
         """
-        policies = policies or {}
-        endpoints = self.endpoints()
-        known = {ep.route for ep in endpoints} | {f"{ep.method} {ep.route}" for ep in endpoints}
-        for key in policies:
-            if key not in known:
-                raise ConfigError(f"no route matches {key!r}", path=f"$.routes[{key!r}]")
-        new_default = default if default is not None else self.policy
-        chains: list[tuple[Endpoint, Chain]] = []
-        for ep in endpoints:
-            policy = (
-                policies.get(f"{ep.method} {ep.route}")
-                or policies.get(ep.route)
-                or self._route_policies.get((ep.route, ep.method))
-                or new_default
-            )
-            chains.append((ep, self._compile(ep.route, ep.method, policy)))
-        for ep, chain in chains:  # compile all first, then swap: a bad policy changes nothing
-            ep.set_chain(chain)
-        self.policy = new_default
+        return self.governor.apply(runtime=policies or {}, runtime_default=default, note="recompile")
+
+    def rollback(self, version: int | None = None) -> RulesVersion:
+        """Go back to an earlier rules version (default: the previous one), as a new version."""
+        return self.governor.rollback(version)
+
+    def configure(self, cfg: SeawallConfig | str | os.PathLike[str] | None = None) -> SeawallConfig:
+        """Apply a configuration: its ``default:`` and ``routes:`` become the file layer of rules.
+
+        Args:
+            cfg: a loaded configuration, a file path, or ``None`` for ``SEAWALL_*`` overrides only.
+
+        Raises:
+            ConfigError: the configuration is invalid or does not fit this service's routes.
+        """
+        if cfg is None or isinstance(cfg, str | os.PathLike):
+            cfg = load_config(None if cfg is None else Path(cfg))
+        if cfg.redis_url:
+            self.governor.redis_url = cfg.redis_url
+        self.governor.apply(file=file_layer(cfg), note="configure")
+        self.config = cfg
+        return cfg
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def on_startup(self, fn: Callable[[], Awaitable[None] | None]) -> Callable[[], Awaitable[None] | None]:
+    def on_startup(self, fn: Hook) -> Hook:
         """Run ``fn`` (sync or async) when the server starts, before the service is ready."""
         self._startup.append(fn)
         return fn
 
-    def on_shutdown(self, fn: Callable[[], Awaitable[None] | None]) -> Callable[[], Awaitable[None] | None]:
+    def on_shutdown(self, fn: Hook) -> Hook:
         """Run ``fn`` when the server stops, after requests have drained."""
         self._shutdown.append(fn)
         return fn
@@ -467,38 +308,34 @@ class Service:
             logger.info("%s: draining, /readyz now 503", self.name)
         self.draining = True
 
-    def configure(self, cfg: SeawallConfig | None = None) -> SeawallConfig:
-        """Apply ``cfg`` (default: the file ``find_config()`` names, if any) to every route."""
-        cfg = cfg if cfg is not None else load_config()
-        self.config = cfg
-        if cfg.redis_url:
-            self.governance.redis_url = cfg.redis_url
-        apply_config(self, cfg)
-        return cfg
-
     async def startup(self) -> None:
-        """Load the configuration, run startup hooks, then mark the service ready."""
-        self.configure()
-        self.governance.start()
+        """Apply ``$SEAWALL_CONFIG`` (if set and not configured yet), start governance, run the
+        startup hooks, then mark the service ready."""
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            # `seawall run` sends SIGUSR1 to every worker on SIGTERM; installed before the hooks
+            # run so that a drain during startup is a drain, not SIGUSR1's default (exit).
+            loop.add_signal_handler(signal.SIGUSR1, self.begin_drain)
+        if self.config is None and CONFIG_ENV in os.environ:
+            self.configure(os.environ[CONFIG_ENV] or None)
+        await self.governor.start()
         for fn in self._startup:
             if inspect.isawaitable(r := fn()):
                 await r
-        loop = asyncio.get_running_loop()
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            # `seawall run` sends SIGUSR1 to every worker when it receives SIGTERM.
-            loop.add_signal_handler(signal.SIGUSR1, self.begin_drain)
         if self.metrics.shared_dir is not None:
             self._spawn(self._flush_metrics())
         self.ready = True
 
     async def shutdown(self) -> None:
+        """Run the shutdown hooks, stop governance resources, flush metrics."""
         self.ready = False
         for task in self._tasks:
             task.cancel()
         for fn in self._shutdown:
             if inspect.isawaitable(r := fn()):
                 await r
-        await self.governance.stop()
+        await self.governor.stop()
+        self._executor.shutdown(wait=False, cancel_futures=True)
         self.metrics.flush()
 
     def _spawn(self, coro: Awaitable[None]) -> None:
@@ -508,7 +345,7 @@ class Service:
 
     async def _flush_metrics(self) -> None:
         while True:
-            await asyncio.sleep(0.5)
+            await self.clock.sleep(0.5)
             self.metrics.flush()
 
     # -- ASGI -----------------------------------------------------------------------------------
@@ -517,7 +354,7 @@ class Service:
         if scope["type"] == "http":
             methods = self._static.get(scope["path"])
             if methods is not None and (ep := methods.get(scope["method"])) is not None:
-                await ep.handle(scope, receive, send, _EMPTY)
+                await ep.guard.run(Request(scope, receive, _EMPTY, route=ep.route, send=send))
                 return
             await self._dispatch(scope, receive, send)
         elif scope["type"] == "lifespan":
@@ -525,19 +362,30 @@ class Service:
         # websockets are not served (yet): returning closes the connection
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        head = scope["method"] == "HEAD"
+        method = scope["method"]
+        head = method == "HEAD"
         found = self.router.match(scope["path"])
         if found is None:
-            await _send_error(send, NotFound(f"no route for {scope['path']}"), head)
+            await self._unmatched_error(method, send, NotFound(f"no route for {scope['path']}"), head)
             return
         methods, params = found
-        scope["path_params"] = params  # for path-keyed checks (hotspots)
-        ep = methods.get(scope["method"]) or (methods.get("GET") if head else None)
+        ep = methods.get(method) or (methods.get("GET") if head else None)
         if ep is None:
             allow = sorted({*methods, *(["HEAD"] if "GET" in methods else [])})
-            await _send_error(send, MethodNotAllowed(allow, f"{scope['method']} is not allowed here"), head)
+            await self._unmatched_error(
+                method, send, MethodNotAllowed(allow, f"{method} is not allowed here"), head
+            )
             return
-        await ep.handle(scope, receive, send, params)
+        request = Request(scope, receive, params, route=ep.route, send=send, converters=ep.converters)
+        await ep.guard.run(request)
+
+    async def _unmatched_error(
+        self, method: str, send: Send, exc: NotFound | MethodNotAllowed, head: bool
+    ) -> None:
+        start = self.clock.now()
+        status = await send_error(send, exc, head)
+        stats = self.metrics.route(UNMATCHED, method if method in _METHODS else "OTHER")
+        stats.observe(status, self.clock.now() - start)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -559,31 +407,3 @@ class Service:
                     return
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-    # -- built-in endpoints ---------------------------------------------------------------------
-
-    def _add_builtin_routes(self) -> None:
-        def healthz() -> Response:
-            return Response(b'{"status":"ok"}', media_type="application/json")
-
-        def readyz() -> Response:
-            if self.draining or not self.ready:
-                why = "draining" if self.draining else "starting"
-                raise HTTPError(f"{self.name} is {why}", reason="NOT_READY")
-            return Response(b'{"status":"ready"}', media_type="application/json")
-
-        def metrics() -> Response:
-            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
-
-        def openapi() -> Response:
-            if self._openapi is None:
-                self._openapi = openapi_document(self)
-            return Response(self._openapi, media_type="application/json")
-
-        for path, fn in (
-            ("/healthz", healthz),
-            ("/readyz", readyz),
-            ("/metrics", metrics),
-            ("/openapi.json", openapi),
-        ):
-            self._add(path, "GET", fn, BARE)

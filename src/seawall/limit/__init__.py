@@ -9,6 +9,7 @@ reports a frozen ``statistics()`` snapshot, and has a no-op twin for when a limi
 - :class:`ConcurrencyLimit`: at most ``limit`` in flight (nginx ``limit_conn``).
 - :class:`WarmUp`: Sentinel's cold-start ramp from ``count / cold_factor`` up to ``count``.
 - :class:`HotspotLimiter`: one token bucket per parameter value (hot product ids).
+- :class:`KeyedConcurrencyLimit`: at most ``limit`` in flight per client key.
 - :class:`KeyedLimiter`: one limiter of any kind per client key, in a bounded LRU.
 - :class:`NoopLimiter`, :class:`NoopKeyedLimiter`: always admit.
 """
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from seawall.limit._base import RateLimiter
 from seawall.limit._concurrency_limit import ConcurrencyLimit, ConcurrencyLimitStatistics
 from seawall.limit._hotspot import HotspotLimiter, HotspotLimiterStatistics
+from seawall.limit._keyed_concurrency import KeyedConcurrencyLimit, KeyedConcurrencyLimitStatistics
 from seawall.limit._keyed_limiter import KeyedLimiter, KeyedLimiterStatistics
 from seawall.limit._leaky_bucket import LeakyBucket, LeakyBucketStatistics
 from seawall.limit._noop_limiter import NoopKeyedLimiter, NoopLimiter, NoopLimiterStatistics
@@ -32,6 +34,8 @@ __all__ = [
     "ConcurrencyLimitStatistics",
     "HotspotLimiter",
     "HotspotLimiterStatistics",
+    "KeyedConcurrencyLimit",
+    "KeyedConcurrencyLimitStatistics",
     "KeyedLimiter",
     "KeyedLimiterStatistics",
     "LeakyBucket",

@@ -1,0 +1,92 @@
+"""What a check sees of a call, and what an exit learns when the call ends.
+
+A :class:`Call` is the transport-neutral view of one inbound request or outbound call: its method,
+its target (a route template or a dependency name), the client it comes from, and lookups for
+the values client keys are made of. The HTTP server's :class:`~seawall.http.Request` is one; the
+outbound transport's call is another. Checks never see an ASGI scope or an httpx request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, final, runtime_checkable
+
+__all__ = ["Call", "Outcome", "OutcomeKind"]
+
+#: How a call ended: ``ok`` (an answer below 500, 4xx included: the caller's fault, not ours),
+#: ``error`` (5xx or an unexpected exception), ``timeout`` (its deadline passed), ``rejected``
+#: (governance said no, here or downstream), ``cancelled`` (the client went away, or shutdown).
+OutcomeKind = Literal["ok", "error", "timeout", "rejected", "cancelled"]
+
+
+@runtime_checkable
+class Call(Protocol):
+    """One call as checks see it. Lookups are lazy: a check pays only for what it reads."""
+
+    @property
+    def method(self) -> str:
+        """The method, upper case (``GET``)."""
+        ...
+
+    @property
+    def target(self) -> str:
+        """The route template (``/items/{id}``) or the dependency's name (``inventory``)."""
+        ...
+
+    @property
+    def peer(self) -> str:
+        """The client's address (host only), ``""`` when unknown."""
+        ...
+
+    @property
+    def incoming_deadline(self) -> float | None:
+        """Seconds the caller still allows for this call when it arrived, ``None`` if it set none."""
+        ...
+
+    def header(self, name: str) -> str | None:
+        """A header's value (``name`` in lower case), ``None`` when absent."""
+        ...
+
+    def query_param(self, name: str) -> str | None:
+        """A query parameter's value, ``None`` when absent."""
+        ...
+
+    def path_param(self, name: str) -> Any:
+        """A path parameter's canonical (converted) value, ``None`` when absent.
+
+        Raises:
+            HTTPError: the value is invalid for its declared type (a 400, decided before any limit
+                counts it).
+        """
+        ...
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a call ended, given to every exit of the checks that admitted it.
+
+    Attributes:
+        status: the HTTP status answered (499 when the client went away).
+        kind: the outcome class (see :data:`OutcomeKind`).
+        start: clock time when admission began.
+        end: clock time when the answer was complete.
+        reason: the rejection reason (``RATE_LIMITED``, ``DEADLINE_EXCEEDED``...) when rejected or
+            timed out, else ``""``.
+    """
+
+    status: int
+    kind: OutcomeKind
+    start: float
+    end: float
+    reason: str = ""
+
+    @property
+    def latency(self) -> float:
+        """Seconds from admission to the answer."""
+        return self.end - self.start
+
+    @property
+    def failed(self) -> bool:
+        """Whether the call says something went wrong on the serving side (error or timeout)."""
+        return self.kind == "error" or self.kind == "timeout"

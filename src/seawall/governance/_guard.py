@@ -1,0 +1,249 @@
+"""The one guarded call path, shared by every entry point (server routes, the ASGI middleware,
+the outbound transport):
+
+    admit     the chain's checks, cheapest first; a rejection is answered before any work starts
+    run       the work under the deadline = min(policy timeout, the caller's remaining deadline)
+    classify  ok / error / timeout / rejected / cancelled, with status and latency
+    account   the checks' exits get the outcome, then the metrics
+    answer    a rejection or error: the fallback's value (bounded in time) or the error body
+
+An entry point supplies a small :class:`Transport` (run the work, answer an error, answer a
+fallback value) and a :class:`~seawall.governance.Call` per request; everything else is here,
+once, so every entry point gives the same status, headers and metrics in the same situation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, Generic, Protocol, TypeVar, final
+
+from seawall._clock import Clock
+from seawall.deadline import _current as _deadline
+from seawall.errors import DeadlineExceeded, HTTPError, InternalError, Rejected
+from seawall.governance._call import Call, Outcome, OutcomeKind
+from seawall.governance._chain import Chain, admit, admit_async
+from seawall.governance._timeouts import TimeoutWheel, Watch
+
+__all__ = ["FALLBACK_GRACE", "Accounting", "Fallback", "Guard", "Transport"]
+
+C = TypeVar("C", bound=Call)
+C_contra = TypeVar("C_contra", bound=Call, contravariant=True)
+R = TypeVar("R")
+
+logger = logging.getLogger("seawall.governance")
+
+#: Seconds a fallback may take at least (it gets the call's remaining deadline if that is longer):
+#: a fallback answers a degraded call and must not become the slow part itself.
+FALLBACK_GRACE: Final = 0.05
+
+#: Answers a rejection (limited, shed, timed out, breaker open) with a degraded value.
+Fallback = Callable[[Any, Rejected], Any]
+
+
+class Transport(Protocol[C_contra, R]):
+    """What an entry point does itself: run the work and put answers on its wire."""
+
+    async def invoke(self, call: C_contra) -> R:
+        """Run the work (handler, inner app, HTTP attempt) and deliver its result."""
+        ...
+
+    def status(self, result: R) -> int:
+        """The HTTP status of a result."""
+        ...
+
+    async def answer(self, call: C_contra, error: HTTPError) -> R:
+        """Answer with ``error`` (the error body, or raising it to an outbound caller)."""
+        ...
+
+    async def degrade(self, call: C_contra, rejection: Rejected, value: Any) -> R:
+        """Answer with a fallback's ``value`` in place of ``rejection``."""
+        ...
+
+
+class Accounting(Protocol):
+    """Where a guard counts calls (pre-bound per-target metric children)."""
+
+    in_flight: int
+
+    def observe(self, status: int, seconds: float) -> None: ...
+
+    def reject(self, reason: str, check: str) -> None: ...
+
+
+@final
+class Guard(Generic[C, R]):
+    """Runs calls to one target through its chain; see the module docstring.
+
+    Args:
+        name: how the target appears in logs (``GET /items/{id}``).
+        chain: the compiled chain; replace :attr:`chain` to apply new rules (atomic).
+        transport: the entry point's :class:`Transport`.
+        stats: the target's :class:`Accounting`.
+        wheel: enforces deadlines.
+        clock: the time source for latencies.
+        fallback: ``fn(call, rejection)`` answering rejections with a degraded value.
+        logger: where unexpected errors are logged with their traceback.
+    """
+
+    __slots__ = ("_chain", "_now", "fallback", "logger", "name", "run", "stats", "transport", "wheel")
+
+    def __init__(
+        self,
+        name: str,
+        chain: Chain,
+        transport: Transport[C, R],
+        stats: Accounting,
+        wheel: TimeoutWheel,
+        clock: Clock,
+        fallback: Fallback | None = None,
+        logger: logging.Logger = logger,
+    ) -> None:
+        self.logger = logger
+        self.name = name
+        self.transport = transport
+        self.stats = stats
+        self.wheel = wheel
+        self.fallback = fallback
+        self._now = clock.now
+        self.run: Callable[[C], Awaitable[R]]
+        self.chain = chain
+
+    @property
+    def chain(self) -> Chain:
+        """The compiled chain calls run through; assigning a new one applies it to the next call."""
+        return self._chain
+
+    @chain.setter
+    def chain(self, chain: Chain) -> None:
+        self._chain = chain
+        # A chain with no checks, no deadline and no metrics (BARE) goes straight to the work.
+        bare = chain.empty and chain.timeout is None and not chain.metrics
+        self.run = self._bare if bare else self._guarded
+
+    async def _bare(self, call: C) -> R:
+        """The work alone: no admission, deadline or accounting; errors still get their answer."""
+        try:
+            return await self.transport.invoke(call)
+        except BaseException as exc:  # noqa: BLE001 - _failed re-raises what is not ours to answer
+            return (await self._failed(call, exc))[0]
+
+    async def _guarded(self, call: C) -> R:
+        """Admit, run, classify, account and answer one call (what :attr:`run` does unless BARE)."""
+        chain, stats, now = self._chain, self.stats, self._now
+        start = now()
+        try:  # admit: cheapest first; nothing of the body has been read yet
+            exits = admit(chain, call, start)
+            if chain.async_checks:
+                await admit_async(chain, call, exits, start)
+        except Exception as exc:  # noqa: BLE001 - answered by _refused; the checks released what they took
+            result = await self._refused(call, exc)
+            if chain.metrics:
+                stats.observe(self.transport.status(result), now() - start)
+            return result
+        timeout = chain.timeout
+        incoming = call.incoming_deadline
+        if incoming is not None:
+            incoming -= now() - start  # time queued in admission counts against the caller's budget
+            if timeout is None or incoming < timeout:
+                timeout = incoming
+        stats.in_flight += 1
+        status, reason = 500, ""
+        kind: OutcomeKind = "error"
+        watch = token = None
+        try:  # run: the work under its deadline
+            if timeout is not None:
+                if timeout <= 0:
+                    raise DeadlineExceeded("the deadline had passed on arrival", check="deadline")
+                watch = self.wheel.watch(timeout)
+                token = _deadline.set(watch)
+            result = await self.transport.invoke(call)
+            status = self.transport.status(result)
+            kind = "ok" if status < 500 else "error"
+        except asyncio.CancelledError:
+            if watch is None or not watch.expired:  # the client went away, or shutdown
+                status, kind = 499, "cancelled"
+                raise
+            self.wheel.done(watch)
+            if watch.task is not None:
+                watch.task.uncancel()
+            result, status, kind, reason = await self._failed(
+                call, DeadlineExceeded(f"exceeded its deadline of {watch.timeout:g}s", check="timeout")
+            )
+        except BaseException as exc:  # noqa: BLE001 - _failed re-raises what is not ours to answer
+            if watch is not None:
+                self.wheel.done(watch)
+            result, status, kind, reason = await self._failed(call, exc)
+        finally:  # account
+            if watch is not None:
+                self.wheel.done(watch)
+            if token is not None:
+                _deadline.reset(token)
+            stats.in_flight -= 1
+            if exits:
+                outcome = Outcome(status, kind, start, now(), reason)
+                for ex in exits:
+                    ex(outcome)
+            if chain.metrics:
+                stats.observe(status, now() - start)
+        return result
+
+    async def _refused(self, call: C, exc: Exception) -> R:
+        """Answer a call that admission did not let through."""
+        if isinstance(exc, Rejected):
+            if self._chain.metrics:
+                self.stats.reject(exc.reason, exc.check)
+            return await self._reject(call, exc, self._chain.timeout)
+        if isinstance(exc, HTTPError):  # e.g. an invalid path parameter a key is made of
+            return await self.transport.answer(call, exc)
+        self.logger.error("admission of %s failed", self.name, exc_info=exc)
+        return await self.transport.answer(call, InternalError())
+
+    async def _failed(self, call: C, exc: BaseException) -> tuple[R, int, OutcomeKind, str]:
+        """Answer a call whose work raised; returns ``(result, status, kind, reason)``."""
+        if isinstance(exc, Rejected):  # a deadline, or an outbound call's breaker, inside the work
+            if self._chain.metrics:
+                self.stats.reject(exc.reason, exc.check)
+            result = await self._reject(call, exc, 0.0)
+            kind: OutcomeKind = "timeout" if isinstance(exc, DeadlineExceeded) else "rejected"
+            return result, self.transport.status(result), kind, exc.reason
+        if isinstance(exc, HTTPError):
+            result = await self.transport.answer(call, exc)
+            status = self.transport.status(result)
+            return result, status, "ok" if status < 500 else "error", ""
+        if not isinstance(exc, Exception):
+            raise exc
+        self.logger.error("unhandled error in %s", self.name, exc_info=exc)
+        result = await self.transport.answer(call, InternalError())
+        return result, self.transport.status(result), "error", ""
+
+    async def _reject(self, call: C, exc: Rejected, remaining: float | None) -> R:
+        """Answer a rejection: the fallback's value if there is one (and it is quick), else the error."""
+        fallback = self.fallback
+        if fallback is None:
+            return await self.transport.answer(call, exc)
+        limit = max(remaining or 0.0, FALLBACK_GRACE)
+        watch: Watch | None = None
+        try:
+            value = fallback(call, exc)
+            if inspect.isawaitable(value):
+                watch = self.wheel.watch(limit)
+                value = await value
+        except asyncio.CancelledError:
+            if watch is None or not watch.expired:
+                raise
+            if watch.task is not None:
+                watch.task.uncancel()
+            self.logger.warning(
+                "fallback of %s took longer than %gs; answering %s", self.name, limit, exc.reason
+            )
+            return await self.transport.answer(call, exc)
+        except Exception:
+            self.logger.exception("fallback of %s failed", self.name)
+            return await self.transport.answer(call, exc)
+        finally:
+            if watch is not None:
+                self.wheel.done(watch)
+        return await self.transport.degrade(call, exc, value)

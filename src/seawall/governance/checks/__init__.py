@@ -1,0 +1,53 @@
+"""The built-in checks, one module each; importing this package registers their policy sections
+and factories.
+
+Each check adapts exactly one primitive to the chain and never re-implements it. Costs, cheapest
+first: concurrency 10, per-client concurrency 12, token bucket / window 20, warm-up 22, hotspot
+24; waiting checks: shedding 30, pacing 40, bulkhead 45, Redis 50.
+"""
+
+from __future__ import annotations
+
+from seawall.governance.checks._bulkhead import BULKHEAD, BulkheadCheck, BulkheadPolicy
+from seawall.governance.checks._client_concurrency import (
+    CLIENT_KEY,
+    MAX_CONNS_PER_CLIENT,
+    ClientConcurrencyCheck,
+)
+from seawall.governance.checks._concurrency import MAX_CONNS, ConcurrencyCheck
+from seawall.governance.checks._hotspot import HOTSPOTS, HotspotCheck, HotspotPolicy
+from seawall.governance.checks._limiter import LimiterCheck
+from seawall.governance.checks._pacing import PACING, PacingCheck, PacingPolicy
+from seawall.governance.checks._rate_limit import RATE_LIMIT, RateLimitPolicy
+from seawall.governance.checks._redis import RedisLimiterCheck
+from seawall.governance.checks._shedding import SHEDDING, SheddingCheck, SheddingPolicy
+from seawall.governance.checks._warmup import WARMUP, WarmUpPolicy
+from seawall.governance.checks._window import WINDOW, WindowPolicy
+
+__all__ = [
+    "BULKHEAD",
+    "CLIENT_KEY",
+    "HOTSPOTS",
+    "MAX_CONNS",
+    "MAX_CONNS_PER_CLIENT",
+    "PACING",
+    "RATE_LIMIT",
+    "SHEDDING",
+    "WARMUP",
+    "WINDOW",
+    "BulkheadCheck",
+    "BulkheadPolicy",
+    "ClientConcurrencyCheck",
+    "ConcurrencyCheck",
+    "HotspotCheck",
+    "HotspotPolicy",
+    "LimiterCheck",
+    "PacingCheck",
+    "PacingPolicy",
+    "RateLimitPolicy",
+    "RedisLimiterCheck",
+    "SheddingCheck",
+    "SheddingPolicy",
+    "WarmUpPolicy",
+    "WindowPolicy",
+]

@@ -1,0 +1,67 @@
+"""Limits shared by every replica through Redis (``backend: redis``), with a local fallback on
+outage (see :mod:`seawall.limit._redis`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, final
+
+from seawall.errors import RateLimited
+from seawall.governance._call import Call
+from seawall.governance._check import CompileContext, Exit, FieldError
+from seawall.governance._keys import KeyFn
+from seawall.governance._registry import ResourceInfo
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["RedisLimiterCheck", "redis_check"]
+
+
+@final
+class RedisLimiterCheck:
+    """429 when the shared limit (for this call's key) has no room."""
+
+    __slots__ = ("_key", "limiter", "name")
+    cost = 50
+
+    def __init__(self, name: str, limiter: Any, key: KeyFn) -> None:
+        self.name = name
+        self.limiter = limiter
+        self._key = key
+
+    async def enter_async(self, call: Call) -> Exit | None:
+        if await self.limiter.try_acquire(key_suffix=str(self._key(call))):
+            return None
+        raise RateLimited(retry_after=self.limiter.retry_after(), check=self.name)
+
+
+def _client(ctx: CompileContext) -> Redis:
+    url = ctx.redis_url
+    if not url:
+        raise FieldError("backend", "a policy uses backend: redis but no redis_url is configured")
+
+    def build() -> Redis:
+        import redis.asyncio as aredis  # optional dependency: seawall[redis]
+
+        client: Redis = aredis.Redis.from_url(url)
+        return client
+
+    client: Redis = ctx.registry.obtain(("redis", url), build, close=lambda: client.aclose())
+    return client
+
+
+def redis_check(
+    ctx: CompileContext, name: str, config: Any, key: str, build: Callable[[Redis, str], Any]
+) -> RedisLimiterCheck:
+    """The check of a Redis-backed section; ``build(client, redis_key)`` makes the limiter."""
+    client = _client(ctx)
+    keyfn = ctx.key(key)
+    redis_key = f"seawall:{ctx.service}:{ctx.method}:{ctx.target}:{name}"
+    limiter = ctx.registry.obtain(
+        ctx.resource_key(f"redis_{name}", config),
+        lambda: build(client, redis_key),
+        info=ResourceInfo("redis_limiter", ctx.target, ctx.method, f"redis_{name}"),
+        close=lambda: limiter.aclose(),
+    )
+    return RedisLimiterCheck(f"redis_{name}", limiter, keyfn)

@@ -1,0 +1,135 @@
+"""One route and method on the server: the handler, its argument builder, and how its answers
+go on the ASGI wire. It is the server's :class:`~seawall.governance.Transport`; admission,
+deadlines, outcomes, accounting and fallbacks are the :class:`~seawall.governance.Guard`'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from typing import Any, Final, final
+
+from seawall.errors import HTTPError, Rejected
+from seawall.governance import Guard
+from seawall.http._params import ParamSpec, _convert, compile_params
+from seawall.http._policy import MAX_BODY
+from seawall.http._request import Converter, Request
+from seawall.http._response import JSON_HEADER, encode_result
+from seawall.http._router import parse_template
+
+__all__ = ["Endpoint", "send_error"]
+
+_START: Final = "http.response.start"
+_BODY: Final = "http.response.body"
+_FALLBACK_HEADER: Final = b"x-seawall-fallback"
+
+
+async def send_error(send: Callable[[Any], Any], exc: HTTPError, head: bool = False) -> int:
+    """Send ``exc`` as seawall's JSON error body; returns its status."""
+    body = exc.body()
+    headers = [JSON_HEADER, (b"content-length", str(len(body)).encode()), *exc.headers]
+    await send({"type": _START, "status": exc.status, "headers": headers})
+    await send({"type": _BODY, "body": b"" if head else body})
+    return exc.status
+
+
+def _path_converters(specs: list[ParamSpec]) -> Mapping[str, Converter]:
+    out: dict[str, Converter] = {}
+    for s in specs:
+        if s.source == "path" and s.annotation not in (str, Any):
+            out[s.key] = functools.partial(_convert, tp=s.annotation, field=f"path.{s.key}")
+    return out
+
+
+@final
+class Endpoint:
+    """The handler of one ``(route, method)`` and its transport side.
+
+    Sync (``def``) handlers run in the service's thread pool so that they never block the event
+    loop (and their deadline can answer 504 on time); ``inline`` ones (built-in endpoints) run on
+    the loop.
+    """
+
+    __slots__ = (
+        "builder",
+        "converters",
+        "executor",
+        "fn",
+        "guard",
+        "inline",
+        "is_async",
+        "method",
+        "params",
+        "route",
+    )
+
+    def __init__(
+        self,
+        route: str,
+        method: str,
+        fn: Callable[..., Any],
+        *,
+        executor: Executor | None = None,
+        inline: bool = False,
+    ) -> None:
+        self.route = route
+        self.method = method
+        self.fn = fn
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.inline = inline or self.is_async
+        self.executor = executor
+        _, names = parse_template(route)
+        self.params: list[ParamSpec]
+        self.params, self.builder = compile_params(fn, set(names))
+        self.converters = _path_converters(self.params)
+        self.guard: Guard[Request, int]
+
+    @property
+    def chain(self) -> Any:
+        """The route's current compiled chain."""
+        return self.guard.chain
+
+    # -- Transport ------------------------------------------------------------------------------
+
+    async def invoke(self, call: Request) -> int:
+        """Build the arguments, run the handler and send its response; returns the status."""
+        kwargs = None
+        if self.builder is not None:
+            call.max_body = self.guard.chain.policy[MAX_BODY]
+            kwargs = await self.builder(call)
+        if self.is_async:
+            result = await (self.fn() if kwargs is None else self.fn(**kwargs))
+        elif self.inline:
+            result = self.fn() if kwargs is None else self.fn(**kwargs)
+        else:
+            result = await self._in_thread(kwargs or {})
+        status, headers, body = encode_result(result)
+        send = call.send
+        await send({"type": _START, "status": status, "headers": headers})
+        await send({"type": _BODY, "body": b"" if call.head else body})
+        return status
+
+    async def _in_thread(self, kwargs: dict[str, Any]) -> Any:
+        ctx = contextvars.copy_context()  # the handler sees the deadline (seawall.deadline)
+        run = functools.partial(ctx.run, self.fn, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, run)
+
+    def status(self, result: int) -> int:
+        return result
+
+    async def answer(self, call: Request, error: HTTPError) -> int:
+        return await send_error(call.send, error, call.head)
+
+    async def degrade(self, call: Request, rejection: Rejected, value: Any) -> int:
+        status, headers, body = encode_result(value)
+        headers.append((_FALLBACK_HEADER, rejection.reason.encode()))
+        await call.send({"type": _START, "status": status, "headers": headers})
+        await call.send({"type": _BODY, "body": b"" if call.head else body})
+        return status
+
+    def __repr__(self) -> str:
+        return f"Endpoint({self.method} {self.route})"
