@@ -21,6 +21,6 @@ def burn(seconds: float = 0.002) -> None:
 
 
 @service.get("/work", policy=DEFAULT_POLICY)
-def work() -> dict[str, bool]:
+async def work() -> dict[str, bool]:
     burn()
     return {"ok": True}
