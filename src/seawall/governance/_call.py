@@ -8,7 +8,6 @@ outbound transport's call is another. Checks never see an ASGI scope or an httpx
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal, Protocol, final, runtime_checkable
 
 __all__ = ["Call", "Outcome", "OutcomeKind"]
@@ -62,9 +61,11 @@ class Call(Protocol):
 
 
 @final
-@dataclass(frozen=True, slots=True)
 class Outcome:
-    """How a call ended, given to every exit of the checks that admitted it.
+    """How a call ended, given to every exit of the checks that admitted it. Treat it as immutable.
+
+    (A plain slotted class, not a frozen dataclass: one is made per call, and a frozen
+    dataclass's ``__init__`` cost 4x as much, ~0.3 µs, on the hot path.)
 
     Attributes:
         status: the HTTP status answered (499 when the client went away).
@@ -75,11 +76,14 @@ class Outcome:
             timed out, else ``""``.
     """
 
-    status: int
-    kind: OutcomeKind
-    start: float
-    end: float
-    reason: str = ""
+    __slots__ = ("end", "kind", "reason", "start", "status")
+
+    def __init__(self, status: int, kind: OutcomeKind, start: float, end: float, reason: str = "") -> None:
+        self.status = status
+        self.kind: OutcomeKind = kind
+        self.start = start
+        self.end = end
+        self.reason = reason
 
     @property
     def latency(self) -> float:
@@ -90,3 +94,22 @@ class Outcome:
     def failed(self) -> bool:
         """Whether the call says something went wrong on the serving side (error or timeout)."""
         return self.kind == "error" or self.kind == "timeout"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Outcome):
+            return NotImplemented
+        return (self.status, self.kind, self.start, self.end, self.reason) == (
+            other.status,
+            other.kind,
+            other.start,
+            other.end,
+            other.reason,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"Outcome(status={self.status!r}, kind={self.kind!r}, latency={self.latency:.6f}, "
+            f"reason={self.reason!r})"
+        )

@@ -182,12 +182,13 @@ class Guard(Generic[C, R]):
             if token is not None:
                 _deadline.reset(token)
             stats.in_flight -= 1
+            end = now()
             if exits:
-                outcome = Outcome(status, kind, start, now(), reason)
+                outcome = Outcome(status, kind, start, end, reason)
                 for ex in exits:
                     ex(outcome)
             if chain.metrics:
-                stats.observe(status, now() - start)
+                stats.observe(status, end - start)
         return result
 
     async def _refused(self, call: C, exc: Exception) -> R:

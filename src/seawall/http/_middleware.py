@@ -209,4 +209,4 @@ class SeawallMiddleware:
             if chosen is not None:
                 guard = chosen
                 route = chosen.name.partition(" ")[2]
-        await guard.run(Request(scope, receive, params, route=route, send=send))
+        await guard.run(Request(scope, receive, params, route, send))

@@ -88,17 +88,18 @@ class Request:
         self,
         scope: Scope,
         receive: Receive,
-        params: dict[str, str] | None = None,
-        *,
+        params: dict[str, str] = _NO_PARAMS,
         route: str = "",
-        max_body: int = 1 << 20,
         send: Send = _no_send,
         converters: Mapping[str, Converter] = _NO_CONVERTERS,
+        *,
+        max_body: int = 1 << 20,
     ) -> None:
+        # Positional on the server's hot path (a keyword call cost ~0.1 µs more per request).
         self.scope = scope
         self.receive = receive
         self.send = send
-        self.params: dict[str, str] = params if params is not None else _NO_PARAMS
+        self.params = params
         self.route = route
         self.max_body = max_body
         self.converters = converters

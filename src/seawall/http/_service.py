@@ -354,7 +354,7 @@ class Service:
         if scope["type"] == "http":
             methods = self._static.get(scope["path"])
             if methods is not None and (ep := methods.get(scope["method"])) is not None:
-                await ep.guard.run(Request(scope, receive, _EMPTY, route=ep.route, send=send))
+                await ep.guard.run(Request(scope, receive, _EMPTY, ep.route, send))
                 return
             await self._dispatch(scope, receive, send)
         elif scope["type"] == "lifespan":
@@ -376,8 +376,7 @@ class Service:
                 method, send, MethodNotAllowed(allow, f"{method} is not allowed here"), head
             )
             return
-        request = Request(scope, receive, params, route=ep.route, send=send, converters=ep.converters)
-        await ep.guard.run(request)
+        await ep.guard.run(Request(scope, receive, params, ep.route, send, ep.converters))
 
     async def _unmatched_error(
         self, method: str, send: Send, exc: NotFound | MethodNotAllowed, head: bool

@@ -28,16 +28,17 @@ class ConcurrencyCheck:
     only adds latency (a bounded wait queue is the bulkhead's job).
     """
 
-    __slots__ = ("limit",)
+    __slots__ = ("_leave", "limit")
     name = "concurrency"
     cost = 10
 
     def __init__(self, limit: ConcurrencyLimit) -> None:
         self.limit = limit
+        self._leave: Exit = self._exit  # bound once, not per call
 
     def enter(self, call: Call) -> Exit | None:
         if self.limit.try_acquire():
-            return self._exit
+            return self._leave
         raise Overloaded(f"{self.limit.limit} requests already in flight", retry_after=1.0, check=self.name)
 
     def _exit(self, outcome: Outcome) -> None:
