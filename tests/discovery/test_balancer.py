@@ -144,7 +144,9 @@ def test_statistics_count_picks(make: Factory) -> None:
     assert sum(s.picks for s in stats.instances) == 30
 
 
-_ops = st.lists(st.tuples(st.sampled_from(["pick", "done", "fail", "cancel"]), st.integers(0, 50)), max_size=60)
+_ops = st.lists(
+    st.tuples(st.sampled_from(["pick", "done", "fail", "cancel"]), st.integers(0, 50)), max_size=60
+)
 
 
 @balancers

@@ -147,7 +147,9 @@ def test_join_moves_keys_only_to_the_newcomer(pool: list[Instance], extra: int, 
 
 
 @given(pool=_pools, keys=st.lists(st.text(), max_size=40), data=st.data())
-def test_leave_moves_only_the_leavers_keys(pool: list[Instance], keys: list[str], data: st.DataObject) -> None:
+def test_leave_moves_only_the_leavers_keys(
+    pool: list[Instance], keys: list[str], data: st.DataObject
+) -> None:
     """For any ring and any leaving instance, only keys it owned change owner."""
     gone = data.draw(st.sampled_from(pool))
     balancer = ConsistentHashBalancer(pool, vnodes=20)

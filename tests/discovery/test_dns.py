@@ -115,7 +115,7 @@ async def test_recovers_from_stale() -> None:
 
 
 async def test_notifies_only_on_change() -> None:
-    """Subscribers hear the set at subscription and on changes; same records in another order are no change."""
+    """Subscribers hear the set at once and on changes; the same records reordered are no change."""
     clock = MockClock()
     dns = FakeDNS(["10.0.0.1", "10.0.0.2"], ["10.0.0.2", "10.0.0.1"], OSError("x"), ["10.0.0.2"])
     async with _resolver(dns, clock, refresh=1.0) as resolver:
@@ -128,7 +128,7 @@ async def test_notifies_only_on_change() -> None:
 
 
 async def test_failed_first_lookup_leaves_no_instances_and_retries() -> None:
-    """With nothing known yet, a failed first lookup leaves the set empty and stale; the next refresh fills it."""
+    """With nothing known yet, a failed first lookup leaves the set empty and stale; a later one fills it."""
     clock = MockClock()
     dns = FakeDNS(OSError("not yet"), ["10.0.0.1"])
     async with _resolver(dns, clock, refresh=5.0) as resolver:

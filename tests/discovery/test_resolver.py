@@ -33,7 +33,7 @@ def test_empty_list_is_refused() -> None:
 def test_a_single_string_is_refused() -> None:
     """A bare string (not a list of them) is refused rather than read character by character."""
     with pytest.raises(TypeError, match="not one str"):
-        StaticResolver("10.0.0.1:80")  # type: ignore[arg-type]
+        StaticResolver("10.0.0.1:80")
 
 
 def test_subscribe_calls_at_once_then_on_change() -> None:

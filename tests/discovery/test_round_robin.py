@@ -65,7 +65,7 @@ def test_equal_weights_are_plain_round_robin() -> None:
 
 
 def test_offset_rotates_the_starting_instance() -> None:
-    """The rng's offset rotates the order, so clients started together do not all begin with the same instance."""
+    """The rng's offset rotates the order: clients started together do not all begin on one instance."""
     assert _sequence(_balancer(A, B, C, offset=1), 4) == "b c a b"
     assert _sequence(_balancer(A, B, C, offset=5), 4) == "c a b c"
 
