@@ -166,3 +166,10 @@ def test_in_flight_matches_outstanding_picks(make: Factory, ops: list[tuple[str,
                 pick.done(ok=op == "done")
     expected = Counter(p.instance for p in open_picks)
     assert _in_flight(balancer) == {i: expected[i] for i in (A, B, C)}
+
+
+@balancers
+def test_instances_are_deduplicated(make: Factory) -> None:
+    """The instances property lists each instance once, whatever was passed to update."""
+    balancer = make([A, B, A, C, B], MockClock())
+    assert sorted(balancer.instances, key=str) == [A, B, C]

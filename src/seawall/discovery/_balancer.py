@@ -152,6 +152,11 @@ class Balancer(Protocol):
     Not thread-safe: use one balancer per event loop, as the call path does.
     """
 
+    @property
+    def instances(self) -> tuple[Instance, ...]:
+        """The instances picks choose from, deduplicated, in the balancer's stable order."""
+        ...
+
     def update(self, instances: Iterable[Instance]) -> None:
         """Replace the instance set; instances that stay keep their state."""
         ...

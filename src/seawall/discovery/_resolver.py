@@ -124,9 +124,6 @@ class Subscribers:
         except Exception:
             logger.exception("a subscriber of %s failed", self._name)
 
-    def __len__(self) -> int:
-        return len(self._callbacks)
-
 
 @final
 class StaticResolver:
