@@ -6,6 +6,8 @@ import asyncio
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from seawall import parallel
 from seawall.errors import DeadlineExceeded
@@ -206,3 +208,27 @@ async def test_rejects_invalid_arguments(kwargs: dict[str, Any], message: str) -
     with pytest.raises(ValueError, match=message):
         await parallel.map(probe.work, range(3), **kwargs)
     assert probe.started == []
+
+
+@given(
+    n=st.integers(min_value=0, max_value=30),
+    limit=st.none() | st.integers(min_value=1, max_value=8),
+    yields=st.lists(st.integers(min_value=0, max_value=4), min_size=30, max_size=30),
+    failing=st.sets(st.integers(min_value=0, max_value=29)),
+)
+def test_order_bound_and_partial_results_hold_for_any_schedule(
+    n: int, limit: int | None, yields: list[int], failing: set[int]
+) -> None:
+    """Whatever the interleaving: input order, at most ``limit`` at once, each failure in its own slot."""
+    probe = Probe()
+    errors = {i: ValueError(i) for i in failing}
+
+    async def fn(i: int) -> int:
+        value = await probe.work(i, yields=yields[i])
+        if i in errors:
+            raise errors[i]
+        return value
+
+    results = asyncio.run(parallel.map(fn, range(n), limit=limit, return_exceptions=True))
+    assert results == [errors.get(i, i * 10) for i in range(n)]
+    assert probe.peak <= (n if limit is None else limit)

@@ -95,5 +95,10 @@ class Group:
             while self._tasks:
                 await asyncio.wait(list(self._tasks))
             raise
-        if self._error is not None:
-            raise self._error
+        error = self._error
+        if error is not None:
+            self._error = None
+            try:
+                raise error
+            finally:
+                del error  # no frame -> traceback -> error cycle (as asyncio.TaskGroup does)
