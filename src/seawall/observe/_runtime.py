@@ -241,7 +241,9 @@ class LoopLagSampler:
     negligible; shorter blocks than ``interval`` are seen with probability ``block / interval``.
 
     Follows Node's ``perf_hooks.monitorEventLoopDelay`` (a timer whose lateness is recorded in a
-    histogram); uvloop and asyncio behave alike here.
+    histogram). The floor is the loop's timer granularity: asyncio's epoll selector rounds its
+    timeout up to whole milliseconds, so an idle loop reads 0.5-1 ms; alert well above that
+    (a p99 over 50-100 ms is a loop that something blocks).
 
     Args:
         interval: seconds between samples (> 0).
