@@ -56,6 +56,13 @@ from seawall.observe._runtime import (
     RuntimeSnapshot,
     read_cgroup_memory_limit,
 )
+from seawall.observe._tracing import (
+    ServerSpan,
+    Tracing,
+    TracingStatistics,
+    incoming_trace_id,
+    parse_traceparent,
+)
 
 __all__ = [
     "DURATION_BUCKETS",
@@ -90,14 +97,19 @@ __all__ = [
     "RuntimeCollector",
     "RuntimeDir",
     "RuntimeSnapshot",
+    "ServerSpan",
     "SlowRequestLog",
     "SlowRequestStatistics",
+    "Tracing",
+    "TracingStatistics",
     "check_admin",
     "config_dump",
     "configure_logging",
     "gc_stats",
     "heap",
+    "incoming_trace_id",
     "is_loopback",
+    "parse_traceparent",
     "profile",
     "read_cgroup_memory_limit",
     "redact_config",
