@@ -492,3 +492,17 @@ def test_client_is_the_rightmost_untrusted_hop(hops: list[Any]) -> None:
     s = scope(("10.0.0.1", 1), x_forwarded_for=", ".join(map(str, hops)))
     untrusted = [h for h in hops if h not in trusted]
     assert gate.client(s) == (untrusted[-1] if untrusted else hops[0])
+
+
+def test_seawall_config_keeps_key_specs_and_hides_redis_password() -> None:
+    """seawall's own config: the Redis password is hidden, rate-limit key specs stay readable."""
+    from seawall.http._config import SeawallConfig
+
+    cfg = msgspec.convert(
+        {"redis_url": "redis://:pw@r:6379/0", "default": {"rate_limit": {"rate": 5, "key": "header:x-api-key"}}},
+        SeawallConfig,
+    )
+    out = json.loads(config_dump(cfg).body)
+    assert out["redis_url"] == f"redis://:{REDACTED}@r:6379/0"
+    assert out["default"]["rate_limit"]["key"] == "header:x-api-key"
+    assert out["default"]["client_key"] == "ip"

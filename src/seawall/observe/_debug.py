@@ -131,7 +131,10 @@ class CpuProfiler:
         if not self._lock.acquire(blocking=False):
             raise ProfileBusy("a CPU profile is already running; try again when it ends")
         try:
-            from pyinstrument import Profiler
+            try:
+                from pyinstrument import Profiler
+            except ImportError as exc:  # pragma: no cover - pyinstrument is a dependency
+                raise ImportError("CPU profiles need pyinstrument: pip install pyinstrument") from exc
 
             profiler = Profiler(interval=self._interval, async_mode="disabled")
             profiler.start(target_description=f"seawall event loop, {seconds:g} s")

@@ -50,21 +50,32 @@ class _Random(Protocol):
     def random(self) -> float: ...
 
 
+def _sampled_flag(value: bytes) -> bool | None:
+    """The sampled flag of a valid ``traceparent``, ``None`` if invalid (no decoding: hot path)."""
+    m = _TRACEPARENT_RE.fullmatch(value)
+    if m is None:
+        m = _TRACEPARENT_RE.fullmatch(value.strip())
+        if m is None:
+            return None
+    version, trace_id, parent_id, flags, rest = m.groups()
+    if version == b"ff" or (version == b"00" and rest is not None):
+        return None
+    if trace_id == _ZERO_TRACE or parent_id == _ZERO_SPAN:
+        return None
+    return flags[1] in b"13579bdf"  # the low bit of the flags byte
+
+
 def parse_traceparent(value: bytes) -> tuple[str, str, bool] | None:
     """``(trace_id, parent_id, sampled)`` from a W3C ``traceparent`` value; ``None`` if invalid.
 
     Follows W3C Trace Context level 1: version ``ff`` is invalid, version ``00`` must be exactly
     55 characters, later versions may carry more fields after a ``-``; all-zero ids are invalid.
     """
-    m = _TRACEPARENT_RE.fullmatch(value.strip())
-    if m is None:
+    sampled = _sampled_flag(value)
+    if sampled is None:
         return None
-    version, trace_id, parent_id, flags, rest = m.groups()
-    if version == b"ff" or (version == b"00" and rest is not None):
-        return None
-    if trace_id == _ZERO_TRACE or parent_id == _ZERO_SPAN:
-        return None
-    return trace_id.decode(), parent_id.decode(), bool(int(flags, 16) & 1)
+    value = value.strip()
+    return value[3:35].decode(), value[36:52].decode(), sampled
 
 
 def _find(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
@@ -224,8 +235,8 @@ class Tracing:
             if k == _TRACEPARENT:
                 traceparent = v
                 break
-        if traceparent is not None and (parent := parse_traceparent(traceparent)) is not None:
-            if not parent[2]:
+        if traceparent is not None and (sampled := _sampled_flag(traceparent)) is not None:
+            if not sampled:
                 self._unsampled += 1
                 return None
         else:
