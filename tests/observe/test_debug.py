@@ -498,7 +498,8 @@ def test_seawall_config_keeps_key_specs_and_hides_redis_password() -> None:
     """seawall's own config: the Redis password is hidden, rate-limit key specs stay readable."""
     from seawall.http._config import SeawallConfig
 
-    raw = {"redis_url": "redis://:pw@r:6379/0", "default": {"rate_limit": {"rate": 5, "key": "header:x-api-key"}}}
+    limit = {"rate": 5, "key": "header:x-api-key"}
+    raw = {"redis_url": "redis://:pw@r:6379/0", "default": {"rate_limit": limit}}
     cfg = msgspec.convert(raw, SeawallConfig)
     out = json.loads(config_dump(cfg).body)
     assert out["redis_url"] == f"redis://:{REDACTED}@r:6379/0"
