@@ -40,22 +40,31 @@ class Gradient2Limit:
 
     While the current RTT stays within ``rtt_tolerance`` of the baseline the limit grows by
     ``smoothing * queue_size`` per sample; when it exceeds it the limit shrinks, by at most
-    ``smoothing / 2`` of itself per sample. The limit does not move while fewer than half of it are
-    in flight (app-limited), and when the baseline is over twice the current RTT it is cut by 5%
-    per sample so it recovers quickly after a long overload.
+    ``smoothing / 2`` of itself per sample, and never below ``2 * queue_size`` (the fixed point of
+    ``limit * 0.5 + queue_size``) unless samples are dropped. The limit does not move while fewer
+    than half of it are in flight (app-limited), and when the baseline is over twice the current
+    RTT it is cut by 5% per sample so that it recovers quickly.
 
     Netflix's defaults are kept: initial 20, min 20, max 200, smoothing 0.2, tolerance 1.5, long
-    window 600, queue size 4. One change, for Netflix/concurrency-limits#137 (with a constant RTT,
-    such as every request timing out, the gradient stays at 1 and the limit climbs to the
-    maximum): a **dropped** sample (timeout, shed) does not enter the baseline, whose value it
-    would only corrupt, and it cuts the limit as the steepest gradient (0.5) would, app-limited or
-    not. A constant RTT *without* drops still grows the limit to ``max_limit``: it means no queue.
+    window 600, queue size 4. Two changes, both against Netflix/concurrency-limits#137 (with a
+    constant RTT the gradient stays at 1 and the limit climbs to the maximum):
 
-    Known limit of the algorithm, kept: the baseline is an average of *all* samples, so under a
-    sustained overload it drifts up towards the loaded latency within about ``long_window``
-    samples and the limit drifts up with it (Netflix intends the algorithm to be fed one
-    aggregated sample per window, ``WindowedLimit``, which makes that window minutes long).
-    Prefer :class:`VegasLimit` to hold latency under a sustained overload.
+    - A **dropped** sample (timeout, shed) does not enter the baseline, whose value it would only
+      corrupt, and cuts the limit by ``smoothing / 2`` (the steepest gradient, without the growth
+      allowance), app-limited or not: constant timeouts take the limit down to ``min_limit``.
+    - **The baseline learns only from unqueued samples.** Netflix averages every sample, so a
+      queue held for about ``long_window`` samples becomes the baseline, the gradient returns to
+      1 and the limit climbs again: under a sustained overload it drifts to the maximum within
+      seconds at a few hundred requests per second (Netflix feeds it one aggregated sample per
+      second through ``WindowedLimit``, which only slows the drift). Here, after the 10-sample
+      warm-up, a sample teaches the baseline only if it was admitted app-limited (fewer than half
+      the limit in flight) or with no more than ``min_limit`` in flight (the least load the limiter
+      ever allows, so a genuinely slower service is still learned once the limit reaches the
+      floor). Set ``min_limit`` below the width of the bottleneck for this to hold latency.
+
+    A constant RTT *without* drops, at full concurrency, still grows the limit to ``max_limit``:
+    it means no queue. Gradient2 holds the RTT at up to ``rtt_tolerance`` times the baseline;
+    :class:`VegasLimit` holds a queue of a few requests, which is tighter.
 
     Args:
         initial_limit: the starting limit.
@@ -147,11 +156,10 @@ class Gradient2Limit:
         if not rtt > 0:
             return
         estimate = self._estimate
-        fn = self._queue_fn
-        queue_size = self._queue_size if fn is None else fn(int(estimate))
         s = self._smoothing
         if dropped:
-            new = estimate * (1.0 - s) + (estimate * 0.5 + queue_size) * s
+            # The steepest gradient (0.5) without the growth allowance: repeated drops reach the floor.
+            new = estimate * (1.0 - 0.5 * s)
         else:
             self._last_rtt = rtt
             saturated = inflight >= estimate / 2
@@ -168,6 +176,8 @@ class Gradient2Limit:
             self._long_rtt = long_rtt
             if not saturated:
                 return  # app-limited: no evidence about capacity
+            fn = self._queue_fn
+            queue_size = self._queue_size if fn is None else fn(int(estimate))
             gradient = self._tolerance * long_rtt / rtt
             if gradient > 1.0:
                 gradient = 1.0

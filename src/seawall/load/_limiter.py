@@ -46,7 +46,8 @@ class _Partition:
 
     def resize(self, total: int) -> None:
         # Netflix Partition.updateLimit: round up, at least 1 (so the shares may sum past the total).
-        self.limit = max(1, math.ceil(total * self.share))
+        # The epsilon keeps float noise from rounding up a whole slot: 100 * 0.07 is 7.000000000000001.
+        self.limit = max(1, math.ceil(total * self.share - 1e-9))
 
 
 class _Owner(Protocol):
