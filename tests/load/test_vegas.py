@@ -63,9 +63,8 @@ def test_netflix_defaults() -> None:
     assert not limit.probing
     assert limit.limit == 20
     assert limit.rtt_noload == 10 * MS
-    limit.on_sample(1.0, 10 * MS, 1000, dropped=False)  # no queue: + 6 * log10(20), up to...
-    for _ in range(200):
-        limit.on_sample(1.0, 10 * MS, 10_000, dropped=False)
+    for i in range(200):  # no queue: + 6 * log10(limit) per sample, up to...
+        limit.on_sample(1.0 + i, 10 * MS, 10_000, dropped=False)
     assert limit.limit == 1000  # ...the default ceiling
 
 
@@ -74,7 +73,7 @@ def test_increase_when_no_queue() -> None:
     limit = _vegas(initial_limit=10, max_limit=20)
     limit.on_sample(0, 10 * MS, 10, dropped=False)
     assert limit.limit == 10
-    limit.on_sample(0, 10 * MS, 11, dropped=False)
+    limit.on_sample(1, 10 * MS, 11, dropped=False)
     assert limit.limit == 16
 
 
@@ -98,7 +97,7 @@ def test_small_queue_grows_by_one() -> None:
     """A queue of 2 (over threshold 1, under alpha 3) grows the limit by log10(limit) = 1."""
     limit = _vegas(initial_limit=20, max_limit=100)
     limit.on_sample(0, 10 * MS, 1, dropped=False)
-    limit.on_sample(0, 11 * MS, 20, dropped=False)  # ceil(20 * (1 - 10/11)) = 2
+    limit.on_sample(1, 11 * MS, 20, dropped=False)  # ceil(20 * (1 - 10/11)) = 2
     assert limit.limit == 21
 
 
@@ -107,8 +106,28 @@ def test_large_limit_increase_scales_with_log10() -> None:
     limit = _vegas(initial_limit=10_000, max_limit=20_000)
     limit.on_sample(0, 10.0, 5000, dropped=False)
     assert limit.limit == 10_000
-    limit.on_sample(0, 10.0, 6000, dropped=False)
+    limit.on_sample(20, 10.0, 6000, dropped=False)
     assert limit.limit == 10_024
+
+
+def test_growth_waits_for_a_request_admitted_after_the_last_change() -> None:
+    """After a change ending at E, a sample admitted before E cannot grow the limit; one after E can."""
+    limit = _vegas(initial_limit=10, max_limit=100)
+    limit.on_sample(0, 10 * MS, 1, dropped=False)
+    limit.on_sample(1.0, 10 * MS, 10, dropped=False)  # 10 -> 16, changed at 1.01
+    limit.on_sample(1.0, 10 * MS, 16, dropped=False)  # admitted at 1.0, under the old limit
+    assert limit.limit == 16
+    limit.on_sample(1.01, 10 * MS, 16, dropped=False)
+    assert limit.limit == 22
+
+
+def test_decrease_acts_on_any_sample() -> None:
+    """A queue signal shrinks the limit even from a request admitted before the last change."""
+    limit = _vegas(initial_limit=20, max_limit=100)
+    limit.on_sample(0, 10 * MS, 1, dropped=False)
+    limit.on_sample(1.0, 50 * MS, 20, dropped=False)  # 20 -> 19, changed at 1.05
+    limit.on_sample(0.5, 50 * MS, 20, dropped=False)
+    assert limit.limit == 18
 
 
 def test_no_growth_while_app_limited() -> None:
@@ -157,8 +176,8 @@ def test_rises_under_constant_no_load_latency_up_to_max() -> None:
     limit = _vegas(initial_limit=10, max_limit=50)
     limit.on_sample(0, 10 * MS, 1, dropped=False)
     seen = []
-    for _ in range(20):
-        limit.on_sample(0, 10 * MS, limit.limit, dropped=False)
+    for i in range(20):
+        limit.on_sample(1 + i, 10 * MS, limit.limit, dropped=False)
         seen.append(limit.limit)
     assert seen[:7] == [16, 22, 28, 34, 40, 46, 50]
     assert set(seen[7:]) == {50}

@@ -20,6 +20,7 @@ from seawall.load._limiter import (
     NoopConcurrencyLimiter,
     PartitionedLimiter,
     PartitionStatistics,
+    default_limit,
 )
 from seawall.load._noop import NoopShedder
 from seawall.load._vegas import VegasLimit, VegasLimitStatistics
@@ -49,5 +50,6 @@ __all__ = [
     "ShedderStatistics",
     "VegasLimit",
     "VegasLimitStatistics",
+    "default_limit",
     "read_cgroup_cpu_limit",
 ]

@@ -62,8 +62,15 @@ class VegasLimit:
     width ``W`` the limit settles about ``W + 3a .. W + 6a``: a few requests of queue, no more.
 
     This is Netflix ``VegasLimit`` (defaults: initial 20, max 1000, smoothing 1.0; the alpha, beta,
-    threshold, increase and decrease functions of ``Log10RootIntFunction``) with two changes:
+    threshold, increase and decrease functions of ``Log10RootIntFunction``) with three changes:
 
+    - **Growth waits for a sample admitted after the last change.** Netflix applies the rule to
+      every sample, but for one RTT after an increase the samples still come from requests
+      admitted under the old limit and report no queue, so a saturated limit climbs ``6a`` per
+      sample, overshoots by a whole RTT's worth of samples and then falls as far the other way (a
+      limit cycle, 9 to 21 behind an 8-wide bottleneck). Like TCP Vegas, which adjusts once per
+      RTT, an increase here needs a sample of a request admitted after the last change; decreases
+      and drops still act at once, so the limit backs off within one RTT of an overload.
     - **No-load RTT probing, Envoy-style.** Netflix re-probes every ``30 * limit`` samples by
       taking the current sample as the new no-load RTT; under sustained saturation every sample is
       queued, so each probe raises the estimate, the limit grows, latency grows, and the next probe
@@ -102,6 +109,7 @@ class VegasLimit:
     """
 
     __slots__ = (
+        "_changed_at",
         "_deferred",
         "_estimate",
         "_floor_run",
@@ -161,6 +169,7 @@ class VegasLimit:
         self._probe_samples = int(probe_samples)
         self._rng: _Random = rng if rng is not None else random.Random()
         self._estimate = float(initial_limit)
+        self._changed_at = -math.inf
         self._noload = 0.0
         self._floor_run = 0
         self._probes = 0
@@ -205,7 +214,7 @@ class VegasLimit:
         if not dropped and rtt < noload:
             self._noload = rtt
             return
-        self._update(rtt, noload, inflight, dropped)
+        self._update(start, rtt, noload, inflight, dropped)
         if self._limit <= self._probe_limit:
             self._floor_run += 1
             if self._floor_run >= FLOOR_RUN_BEFORE_PROBE:
@@ -213,7 +222,7 @@ class VegasLimit:
         else:
             self._floor_run = 0
 
-    def _update(self, rtt: float, noload: float, inflight: int, dropped: bool) -> None:
+    def _update(self, start: float, rtt: float, noload: float, inflight: int, dropped: bool) -> None:
         estimate = self._estimate
         current = int(estimate)
         a = _log10_root(current)
@@ -223,14 +232,16 @@ class VegasLimit:
             return  # app-limited: no evidence about capacity
         else:
             queue = math.ceil(estimate * (1.0 - noload / rtt))
-            if queue <= a:
-                new = estimate + 6 * a
-            elif queue < 3 * a:
-                new = estimate + a
-            elif queue > 6 * a:
+            if queue > 6 * a:
                 new = estimate - a
-            else:
+            elif queue >= 3 * a or start < self._changed_at:
+                # In the band, or a request admitted before the last change: it cannot show
+                # whether the last change made a queue, so it may not grow the limit again.
                 return
+            elif queue <= a:
+                new = estimate + 6 * a
+            else:
+                new = estimate + a
         if new < self._min_limit:
             new = float(self._min_limit)
         elif new > self._max_limit:
@@ -239,6 +250,7 @@ class VegasLimit:
         estimate = (1.0 - s) * estimate + s * new
         self._estimate = estimate
         self._limit = int(estimate)
+        self._changed_at = start + rtt
 
     def _begin_probe(self, now: float) -> None:
         self._probing = True
@@ -262,6 +274,7 @@ class VegasLimit:
         self._noload = self._probe_min
         self._estimate = self._deferred
         self._limit = int(self._deferred)
+        self._changed_at = start + rtt
         jitter = self._probe_jitter * self._rng.random()
         self._next_probe = start + rtt + self._probe_interval * (1.0 + jitter)
 
