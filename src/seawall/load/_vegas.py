@@ -224,8 +224,7 @@ class VegasLimit:
 
     def _update(self, start: float, rtt: float, noload: float, inflight: int, dropped: bool) -> None:
         estimate = self._estimate
-        current = int(estimate)
-        a = _log10_root(current)
+        a = 1 if estimate < 100.0 else _log10_root(int(estimate))  # skip a call in the common case
         if dropped:
             new = estimate - a
         elif inflight * 2 < estimate:
