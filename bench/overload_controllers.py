@@ -6,7 +6,8 @@ What the request path would pay, per request, on the real monotonic clock:
   with the caller's ``now`` passed in and without (one more clock read);
 - ``AdaptiveConcurrencyLimiter.try_acquire`` + ``ticket.success()`` with the default algorithm
   (``VegasLimit``), app-limited (one in flight: the update returns early) and saturated (every
-  sample runs the full Vegas rule), and the refusal path (``try_acquire`` at the limit);
+  sample runs the full Vegas rule; this row reads a Python step clock instead of
+  ``time.monotonic``), and the refusal path (``try_acquire`` at the limit);
 - the same through ``PartitionedLimiter.try_acquire(name)``;
 - ``VegasLimit.on_sample`` and ``Gradient2Limit.on_sample`` alone, saturated;
 - reference rows: one ``time.monotonic()`` call, and ``seawall.limit.ConcurrencyLimit``
@@ -61,6 +62,20 @@ def _loop(op: Callable[[], object], n: int) -> float:
         gc.enable()
 
 
+class _StepClock:
+    """A clock that advances 1 ms on every read (a stand-in with the cost of a Python call)."""
+
+    def __init__(self) -> None:
+        self._t = 0.0
+
+    def now(self) -> float:
+        self._t += 0.001
+        return self._t
+
+    async def sleep(self, seconds: float) -> None:  # pragma: no cover - never awaited here
+        raise NotImplementedError
+
+
 def _cases() -> dict[str, Callable[[], object]]:
     cases: dict[str, Callable[[], object]] = {}
     now = time.monotonic
@@ -98,9 +113,10 @@ def _cases() -> dict[str, Callable[[], object]]:
         idle_op()  # end the start-up probe
     cases["limiter acquire+success, app-limited"] = idle_op
 
-    # min = max: the limit cannot move, so with limit - 1 held every sample is saturated.
-    pinned = VegasLimit(initial_limit=50, min_limit=50, max_limit=50, probe_samples=1)
-    busy = AdaptiveConcurrencyLimiter(limit=pinned)
+    # A clock that moves 1 ms per read makes every RTT 1 ms, the no-load RTT: with limit - 1
+    # held, each sample is saturated and runs the whole Vegas rule (grow, then clamp at max).
+    pinned = VegasLimit(initial_limit=50, max_limit=50, probe_samples=1, probe_interval=1e12)
+    busy = AdaptiveConcurrencyLimiter(limit=pinned, clock=_StepClock())
     first = busy.try_acquire()
     assert first is not None
     first.success()

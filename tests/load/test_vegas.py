@@ -203,7 +203,7 @@ def test_floor_holds_under_drops() -> None:
     """Repeated drops bring the limit down to min_limit and no further."""
     limit = _vegas(initial_limit=20, min_limit=5)
     limit.on_sample(0, 10 * MS, 1, dropped=False)
-    for _ in range(50):
+    for _ in range(FLOOR_RUN_BEFORE_PROBE + 10):
         limit.on_sample(0, 10 * MS, 1, dropped=True)
     assert limit.limit == 5
 
@@ -287,16 +287,30 @@ def test_dropped_samples_do_not_count_in_a_probe() -> None:
 
 
 def test_limit_stuck_at_the_floor_triggers_a_probe() -> None:
-    """envoyproxy/envoy#10647: after a run of samples at or under probe_limit, a probe starts at once."""
-    limit = _vegas(initial_limit=5, min_limit=1, probe_limit=3)
+    """envoyproxy/envoy#10647: after a run of samples with the limit at min_limit, a probe starts."""
+    limit = _vegas(initial_limit=4, min_limit=2, probe_limit=3)
     limit.on_sample(0, 10 * MS, 1, dropped=False)
-    limit.on_sample(0, 10 * MS, 1, dropped=True)
-    limit.on_sample(0, 10 * MS, 1, dropped=True)  # 5 -> 4 -> 3: the first sample at the floor
+    limit.on_sample(0, 10 * MS, 1, dropped=True)  # 4 -> 3: above the floor, no run yet
+    limit.on_sample(0, 10 * MS, 1, dropped=False)
+    limit.on_sample(0, 10 * MS, 1, dropped=True)  # 3 -> 2: the first sample at the floor
     for _ in range(FLOOR_RUN_BEFORE_PROBE - 2):
-        limit.on_sample(0, 10 * MS, 1, dropped=False)  # app-limited: the limit holds at 3
+        limit.on_sample(0, 10 * MS, 1, dropped=False)  # the limit holds at 2
     assert not limit.probing
     limit.on_sample(0, 10 * MS, 1, dropped=False)
     assert limit.probing
+    assert limit.limit == 3  # the probe pins probe_limit, here above the floor
+
+
+def test_a_sample_off_the_floor_resets_the_run() -> None:
+    """The floor run must be consecutive: a sample that leaves the floor starts it again."""
+    limit = _vegas(initial_limit=2, min_limit=2, max_limit=10)
+    limit.on_sample(0, 10 * MS, 1, dropped=False)
+    for _ in range(FLOOR_RUN_BEFORE_PROBE - 1):
+        limit.on_sample(0, 10 * MS, 2, dropped=True)
+    limit.on_sample(1, 10 * MS, 2, dropped=False)  # no queue, saturated: 2 -> 8
+    limit.on_sample(1, 10 * MS, 2, dropped=True)  # 8 -> 7
+    assert not limit.probing
+    assert limit.limit == 7
 
 
 def test_sustained_saturation_does_not_creep() -> None:

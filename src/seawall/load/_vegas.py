@@ -80,10 +80,10 @@ class VegasLimit:
       envoyproxy/envoy#8337): the limit is pinned to ``probe_limit`` until ``probe_samples``
       requests *admitted after the probe began* (envoyproxy/envoy#11579) have completed, and the
       smallest of their RTTs becomes the no-load RTT; the previous limit is then restored. A probe
-      also starts at once after ``FLOOR_RUN_BEFORE_PROBE`` consecutive samples at or below
-      ``probe_limit`` (envoyproxy/envoy#10647: a limit stuck at the floor suggests a stale
-      no-load RTT, and probing there costs nothing). Between probes the no-load RTT only falls, to
-      any smaller sample (Netflix).
+      also starts at once after ``FLOOR_RUN_BEFORE_PROBE`` consecutive samples with the limit at
+      ``min_limit`` (envoyproxy/envoy#10647: a limit stuck at the floor suggests a stale no-load
+      RTT, and probing there costs little). Between probes the no-load RTT only falls, to any
+      smaller sample (Netflix).
     - **Drops never teach the no-load RTT.** A timed-out or shed request's RTT is censored or cut
       short; it still shrinks the limit, as in Netflix.
 
@@ -97,8 +97,9 @@ class VegasLimit:
         smoothing: weight of the new limit against the old, in (0, 1] (Netflix: 1.0, none).
         probe_interval: seconds between no-load probes (Envoy's documented example: 60 s).
         probe_jitter: the fraction of ``probe_interval`` added at random, in [0, 1] (Envoy: 15%).
-        probe_limit: the limit pinned during a probe (Envoy ``min_concurrency``: 3). Keep it below
-            the width of the likely bottleneck, so probe requests do not queue.
+        probe_limit: the limit pinned during a probe (Envoy ``min_concurrency``: 3), even if
+            below ``min_limit``. Keep it below the width of the likely bottleneck, so probe
+            requests do not queue.
         probe_samples: completed probe requests needed to end a probe (Envoy aggregates 50 for a
             p50; a minimum needs fewer).
         rng: the randomness for the jitter, e.g. a seeded :class:`random.Random`.
@@ -215,7 +216,7 @@ class VegasLimit:
             self._noload = rtt
             return
         self._update(start, rtt, noload, inflight, dropped)
-        if self._limit <= self._probe_limit:
+        if self._limit <= self._min_limit:
             self._floor_run += 1
             if self._floor_run >= FLOOR_RUN_BEFORE_PROBE:
                 self._begin_probe(end)
