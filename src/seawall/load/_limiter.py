@@ -41,8 +41,8 @@ def default_limit() -> VegasLimit:
     at 10 rather than 20 (whatever limit a limiter holds when an overload begins is admitted in
     full before the first queued request comes back, so a fresh process should not start high).
     In a discrete-event simulation of an 8-wide, 20 ms dependency offered 3x its capacity, this
-    kept the admitted p99 at about 1.7x the unloaded p99 (at most 2.2x in the first second) with
-    goodput >= 0.97 of capacity; Netflix's settings gave about 1.9x (2.4x in the first second).
+    kept the admitted p99 within 1.9x the unloaded p99 (2.5x in the first second) with goodput
+    >= 0.97 of capacity; Netflix's settings gave up to 2.4x (2.7x in the first second).
     """
     return VegasLimit(initial_limit=10, smoothing=0.5)
 
