@@ -18,6 +18,11 @@ PACKAGES = [
     "seawall.load",
     "seawall.limit",
     "seawall.cli",
+    "seawall.governance",
+    "seawall.governance.checks",
+    "seawall.discovery",
+    "seawall.retry",
+    "seawall.parallel",
 ]
 
 

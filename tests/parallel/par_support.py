@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Iterator
 
 from seawall import deadline
-from seawall.http._timeouts import Watch
+from seawall.governance._timeouts import Watch
 from seawall.testing import MockClock
 
 

@@ -27,7 +27,7 @@ from seawall.governance._check import (
 )
 from seawall.governance._governor import Governor, Target
 from seawall.governance._guard import FALLBACK_GRACE, Accounting, Fallback, Guard, Transport
-from seawall.governance._keys import KeyFn, KeySpec, check_key_spec, key_function
+from seawall.governance._keys import KeyFn, check_key_spec, key_function
 from seawall.governance._metrics import GovernanceCollector
 from seawall.governance._policy import (
     METRICS,
@@ -92,7 +92,6 @@ __all__ = [
     "Guard",
     "HotspotPolicy",
     "KeyFn",
-    "KeySpec",
     "Outcome",
     "OutcomeKind",
     "PacingPolicy",
