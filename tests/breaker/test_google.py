@@ -123,6 +123,14 @@ def test_drop_frequency_with_a_seeded_rng() -> None:
     assert abs(drops / trials - p) < 4 * sigma, f"seed {seed}: {drops}/{trials}"
 
 
+def test_k_above_min_k_lets_a_borderline_window_pass() -> None:
+    """10 successes, 8 failures: 13 > 1.1 * 10 but 13 <= 1.5 * 10, so nothing is drawn or dropped."""
+    breaker, _ = _breaker(rng=FixedRandom(0.0))
+    _report(_tickets(breaker, 18), successes=10, failures=8)
+    assert all(breaker.allow() is not None for _ in range(10))
+    assert breaker.state == "closed"
+
+
 def test_a_drop_counts_as_a_request() -> None:
     """A dropped call adds one to the window's total (go-zero's markDrop), so ratios compound."""
     breaker, _ = _breaker(rng=FixedRandom(0.0))
@@ -145,6 +153,18 @@ def test_failing_buckets_lower_k() -> None:
     assert (stats.failing_buckets, stats.working_buckets) == (10, 0)
     assert stats.weight == pytest.approx(1.4)
     assert stats.drop_ratio == pytest.approx((50 - 5 - 1.4 * 20) / 51)
+
+
+def test_failing_buckets_can_make_a_borderline_window_drop() -> None:
+    """20 successes, 14 failures over 10 failing buckets: 29 <= 1.5 * 20 but 29 > 1.4 * 20, so it drops."""
+    breaker, clock = _breaker(rng=FixedRandom(0.0))
+    tickets = _tickets(breaker, 34)
+    _report(tickets, successes=20)
+    for failures in (2, 2, 2, 2, 1, 1, 1, 1, 1, 1):
+        clock.jump(BUCKET)
+        _report(tickets, failures=failures)
+    assert breaker.statistics().drop_ratio == pytest.approx((34 - 5 - 1.4 * 20) / 35)
+    assert breaker.allow() is None
 
 
 def test_k_never_falls_below_min_k() -> None:
@@ -172,6 +192,32 @@ def test_working_buckets_relieve_the_ratio() -> None:
     stats = breaker.statistics()
     assert (stats.failing_buckets, stats.working_buckets) == (0, 4)
     assert stats.drop_ratio == pytest.approx((34 - 5 - 1.5 * 4) / 35 * 36 / 40)
+
+
+@pytest.mark.parametrize(("draw", "dropped"), [(0.62, False), (0.58, True)])
+def test_allow_draws_against_the_relieved_ratio(draw: float, dropped: bool) -> None:
+    """The draw is compared with the ratio after relief: 23/35 * 36/40 = 0.591, not 23/35 = 0.657."""
+    breaker, clock = _breaker(rng=FixedRandom(draw))
+    tickets = _tickets(breaker, 34)
+    _report(tickets, failures=30)
+    for _ in range(4):
+        clock.jump(BUCKET)
+        _report(tickets, successes=1)
+    assert (breaker.allow() is None) is dropped
+
+
+def test_drop_only_buckets_do_not_extend_runs() -> None:
+    """A bucket holding only drops is neither failing nor working (go-zero counts Success/Failure)."""
+    breaker, clock = _breaker(rng=FixedRandom(0.0))
+    tickets = _tickets(breaker, 31)
+    _report(tickets, failures=30)
+    clock.jump(BUCKET)
+    _report(tickets, successes=1)
+    clock.jump(BUCKET)
+    assert breaker.allow() is None
+    clock.jump(BUCKET)
+    stats = breaker.statistics()
+    assert (stats.total, stats.working_buckets, stats.failing_buckets) == (32, 1, 0)
 
 
 def test_empty_buckets_do_not_break_runs() -> None:

@@ -227,16 +227,11 @@ class AdaptiveBreaker:
         return self._decide(now)
 
     def _decide(self, now: float) -> BreakerTicket | None:
-        failing, working = self._streaks()
-        total = self._excess + self._protection
-        ratio = (total - self._protection - self._weight(failing) * self._acc) / (total + 1)
-        if ratio <= 0:
-            self._set_dropping(dropping=False)
-            return BreakerTicket(self, now)
-        ratio *= (self._buckets - working) / self._buckets
+        raw, ratio = self._ratios()
         self._set_dropping(dropping=ratio > 0)
-        # go-zero's order: the forced pass is checked before the working-bucket relief is drawn
-        # against, and consumes no random number.
+        if raw <= 0:
+            return BreakerTicket(self, now)
+        # go-zero's order: the forced pass is checked before drawing, and consumes no number.
         last = self._last_pass
         if last is not None and self._force_pass is not None and now - last > self._force_pass:
             self._last_pass = now
@@ -247,6 +242,16 @@ class AdaptiveBreaker:
             return None
         self._last_pass = now
         return BreakerTicket(self, now)
+
+    def _ratios(self) -> tuple[float, float]:
+        """go-zero's ``dropRatio`` over the window: as the formula gives it, and after the
+        working-bucket relief (0.0 when the formula gives zero or less)."""
+        failing, working = self._streaks()
+        total = self._excess + self._protection
+        raw = (total - self._protection - self._weight(failing) * self._acc) / (total + 1)
+        if raw <= 0:
+            return raw, 0.0
+        return raw, raw * (self._buckets - working) / self._buckets
 
     def _streaks(self) -> tuple[int, int]:
         """(failing, working) trailing runs, the current bucket included."""
@@ -275,14 +280,10 @@ class AdaptiveBreaker:
                 self._listener(old, new)
 
     def _observe(self, now: float) -> float:
-        """Bring the window up to ``now`` and update the state; return the drop probability
-        (go-zero's ``dropRatio`` after the working-bucket relief)."""
+        """Bring the window up to ``now`` and update the state; return the drop probability."""
         if now >= self._roll_at:
             self._roll(now)
-        failing, working = self._streaks()
-        total = self._excess + self._protection
-        ratio = (total - self._protection - self._weight(failing) * self._acc) / (total + 1)
-        ratio = 0.0 if ratio <= 0 else ratio * (self._buckets - working) / self._buckets
+        ratio = self._ratios()[1]
         self._set_dropping(dropping=ratio > 0)
         return ratio
 

@@ -44,8 +44,8 @@ class CircuitBreakerStatistics(BreakerStatistics):
     Attributes:
         slow_calls: outcomes slower than ``slow_call_duration`` since creation.
         buffered_calls: outcomes in the window the thresholds are checked on: the sliding window
-            when closed or open (the one that opened it), the probes' when half-open; zero when
-            forced open or disabled.
+            when closed, the probes' when half-open, whichever opened the breaker when open;
+            zero when forced open or disabled.
         buffered_failures: failures among them.
         buffered_slow_calls: slow calls among them.
         failure_rate: ``100 * buffered_failures / buffered_calls``, or ``None`` while fewer
@@ -163,6 +163,7 @@ class CircuitBreaker:
         "_open_until",
         "_permits",
         "_permits_left",
+        "_probes_opened",
         "_rejected",
         "_ring",
         "_slow",
@@ -250,6 +251,7 @@ class CircuitBreaker:
         self._half_open_since = 0.0
         self._permits_left = 0
         self._h_calls = self._h_fail = self._h_slow = 0
+        self._probes_opened = False
         # The sliding window's totals, and its storage: a ring of outcome bits (count) or
         # per-second counts with the second they belong to (time).
         self._b_calls = self._b_fail = self._b_slow = 0
@@ -464,6 +466,9 @@ class CircuitBreaker:
             self._attempts = 0
             self._clear_window()
         elif state == _OPEN:
+            # Statistics keep showing the window that opened it (resilience4j hands the
+            # closed or half-open metrics over to OpenState).
+            self._probes_opened = old == _HALF_OPEN
             self._attempts += 1
             # IntervalFunction.ofExponentialBackoff: initial * multiplier ** (attempt - 1), capped.
             wait = self._wait if self._attempts == 1 else self._wait_now * self._multiplier
@@ -518,7 +523,7 @@ class CircuitBreaker:
 
     def statistics(self) -> CircuitBreakerStatistics:
         state = self._state
-        if state == _HALF_OPEN:
+        if state == _HALF_OPEN or (state == _OPEN and self._probes_opened):
             calls, fail, slow, minimum = self._h_calls, self._h_fail, self._h_slow, self._min_probes
         else:
             if self._time_based:
