@@ -49,6 +49,8 @@ class BreakerTicket:
     ``releasePermission``; tickets are created by breakers, not users.
     """
 
+    # The breakers' hot paths build tickets with object.__new__ and set these three slots
+    # directly (cheaper than __init__); keep them in step with __init__.
     __slots__ = ("_epoch", "_owner", "_start")
 
     def __init__(self, owner: _Owner | None, start: float, epoch: int = 0) -> None:

@@ -219,6 +219,7 @@ class AdaptiveBreaker:
         if self._excess <= self._min_k * self._acc:
             if self._dropping:
                 self._set_dropping(dropping=False)
+            # Built without __init__: ~35 ns less per call on CPython 3.11 (bench/breaker.py).
             ticket = _new(BreakerTicket)
             ticket._owner = self
             ticket._start = now
@@ -227,8 +228,9 @@ class AdaptiveBreaker:
         return self._decide(now)
 
     def _decide(self, now: float) -> BreakerTicket | None:
-        raw, ratio = self._ratios()
-        self._set_dropping(dropping=ratio > 0)
+        raw, ratio, _, _, _ = self._ratios()
+        if (ratio > 0) is not self._dropping:
+            self._set_dropping(dropping=ratio > 0)
         if raw <= 0:
             return BreakerTicket(self, now)
         # go-zero's order: the forced pass is checked before drawing, and consumes no number.
@@ -243,33 +245,27 @@ class AdaptiveBreaker:
         self._last_pass = now
         return BreakerTicket(self, now)
 
-    def _ratios(self) -> tuple[float, float]:
-        """go-zero's ``dropRatio`` over the window: as the formula gives it, and after the
-        working-bucket relief (0.0 when the formula gives zero or less)."""
-        failing, working = self._streaks()
-        total = self._excess + self._protection
-        raw = (total - self._protection - self._weight(failing) * self._acc) / (total + 1)
-        if raw <= 0:
-            return raw, 0.0
-        return raw, raw * (self._buckets - working) / self._buckets
-
-    def _streaks(self) -> tuple[int, int]:
-        """(failing, working) trailing runs, the current bucket included."""
-        failing, working = self._prev_failing, self._prev_working
+    def _ratios(self) -> tuple[float, float, float, int, int]:
+        """go-zero's ``dropRatio`` over the window, as the formula gives it and after the
+        working-bucket relief (0.0 unless the formula is above zero), with the K used and the
+        failing and working runs. One flat function: every rejected call runs it."""
         cur_succ = self._acc - self._prev_accepts
-        if self._cur_fail:
+        cur_fail = self._cur_fail
+        failing, working = self._prev_failing, self._prev_working
+        if cur_fail:
             working = 0
         elif cur_succ:
             working += 1
         if cur_succ:
             failing = 0
-        elif self._cur_fail:
+        elif cur_fail:
             failing += 1
-        return failing, working
-
-    def _weight(self, failing: int) -> float:
-        k = self._k
-        return max(k - (k - self._min_k) * failing / self._buckets, self._min_k)
+        k, min_k, n = self._k, self._min_k, self._buckets
+        weight = max(k - (k - min_k) * failing / n, min_k)
+        # (total - protection - K * accepts) / (total + 1), where _excess = total - protection
+        raw = (self._excess - weight * self._acc) / (self._excess + self._protection + 1)
+        ratio = raw * (n - working) / n if raw > 0 else 0.0
+        return raw, ratio, weight, failing, working
 
     def _set_dropping(self, *, dropping: bool) -> None:
         if dropping is not self._dropping:
@@ -365,7 +361,7 @@ class AdaptiveBreaker:
 
     def statistics(self) -> AdaptiveBreakerStatistics:
         ratio = self._observe(self._now())
-        failing, working = self._streaks()
+        _, _, weight, failing, working = self._ratios()
         return AdaptiveBreakerStatistics(
             state="open" if self._dropping else "closed",
             calls=self._calls + self._acc - self._prev_accepts + self._cur_fail,
@@ -376,7 +372,7 @@ class AdaptiveBreaker:
             total=self._excess + self._protection,
             failing_buckets=failing,
             working_buckets=working,
-            weight=self._weight(failing),
+            weight=weight,
             drop_ratio=ratio,
         )
 
