@@ -21,7 +21,7 @@ BreakerState: TypeAlias = Literal["closed", "open", "half_open", "forced_open", 
 #: Called as ``listener(old_state, new_state)`` on every state change, synchronously, from inside
 #: the call that caused it (``allow()``, an outcome, an operator method). It must be cheap and
 #: must not raise: an exception propagates to that caller.
-TransitionListener: TypeAlias = Callable[[str, str], None]
+TransitionListener: TypeAlias = Callable[[BreakerState, BreakerState], None]
 
 
 class _Owner(Protocol):

@@ -272,8 +272,10 @@ class AdaptiveBreaker:
             self._dropping = dropping
             self._transitions += 1
             if self._listener is not None:
-                old, new = ("closed", "open") if dropping else ("open", "closed")
-                self._listener(old, new)
+                if dropping:
+                    self._listener("closed", "open")
+                else:
+                    self._listener("open", "closed")
 
     def _observe(self, now: float) -> float:
         """Bring the window up to ``now`` and update the state; return the drop probability."""
