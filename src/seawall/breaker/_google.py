@@ -62,8 +62,8 @@ class AdaptiveBreaker:
     - ``protection`` (go-zero's 5) requests the formula forgives, so a quiet dependency is never
       throttled over its first failures;
     - K weighting: ``K = max(k - (k - min_k) * failing_buckets / buckets, min_k)``, where
-      ``failing_buckets`` is the trailing run of buckets (oldest to newest, empty buckets
-      skipped) with failures and no success: the longer the dependency has only failed, the
+      ``failing_buckets`` is the trailing run of buckets (oldest to newest; buckets with
+      neither outcome skipped) with failures and no success: the longer the dependency has only failed, the
       closer K falls to ``min_k`` and the harder it is throttled;
     - working-bucket relief: the ratio is multiplied by ``(buckets - working_buckets) / buckets``,
       ``working_buckets`` being the trailing run of buckets with successes and no failure;

@@ -76,11 +76,11 @@ class CircuitBreaker:
 
     - **closed**: every call is allowed; outcomes fill a sliding window, either the last
       ``window_size`` calls (``window_type="count"``) or the calls of the last ``window_size``
-      seconds in one-second buckets (``"time"``). Once the window holds at least
-      ``minimum_calls`` outcomes (count windows: ``min(minimum_calls, window_size)``), the breaker
-      opens when the failure rate is **at or above** ``failure_rate_threshold`` percent, or the
-      share of calls slower than ``slow_call_duration`` is at or above
-      ``slow_call_rate_threshold`` percent.
+      seconds, in one-second buckets aligned to the clock's whole seconds (``"time"``). Once the
+      window holds at least ``minimum_calls`` outcomes (count windows:
+      ``min(minimum_calls, window_size)``), the breaker opens when the failure rate is **at or
+      above** ``failure_rate_threshold`` percent, or the share of calls slower than
+      ``slow_call_duration`` is at or above ``slow_call_rate_threshold`` percent.
     - **open**: every call is rejected for ``wait_duration_in_open`` seconds, times
       ``wait_multiplier ** (attempts - 1)`` capped at ``max_wait_in_open`` where ``attempts`` counts
       the openings since the breaker was last closed (resilience4j's exponential
@@ -96,12 +96,13 @@ class CircuitBreaker:
       (or each other): forced open rejects everything, disabled allows everything and
       counts nothing.
 
-    Defaults differ from resilience4j's, which are sized for long-lived JVM clients
-    (``slidingWindowSize`` 100 but ``minimumNumberOfCalls`` 100 and ``waitDurationInOpenState``
-    60 s: a whole minute of 503s after a blip). Here: a 100-call window that may open after
-    ``minimum_calls=20``, ``wait_duration_in_open=5`` s, and ``slow_call_duration=5`` s (60 s
-    there, which never fires behind request deadlines). Unchanged: failure threshold 50 %, slow
-    threshold 100 %, 10 half-open probes, constant wait.
+    Defaults differ from resilience4j's where those suit high-volume JVM clients more than
+    microservice calls: ``minimumNumberOfCalls`` 100 (a low-traffic dependency needs 100 calls
+    before the breaker can open at all) and ``waitDurationInOpenState`` 60 s (a blip costs a
+    minute of rejections). Here ``minimum_calls=20`` and ``wait_duration_in_open=5`` s; and
+    ``slow_call_duration=5`` s where resilience4j has 60 s, which never fires behind request
+    deadlines. Unchanged: the 100-call count window, failure threshold 50 %, slow-call threshold
+    100 %, 10 half-open probes, a constant wait, no ``max_wait_in_half_open``.
 
     One deliberate difference: an outcome counts only in the state its call was allowed in. A
     call allowed while closed that finishes after the breaker opened (or closed again with a
