@@ -23,6 +23,7 @@ PACKAGES = [
     "seawall.discovery",
     "seawall.retry",
     "seawall.parallel",
+    "seawall.breaker",
 ]
 
 
