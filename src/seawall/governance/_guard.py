@@ -88,7 +88,19 @@ class Guard(Generic[C, R]):
         logger: where unexpected errors are logged with their traceback.
     """
 
-    __slots__ = ("_chain", "_now", "fallback", "logger", "name", "run", "stats", "transport", "wheel")
+    # "clock": for the transport's own timers (the server's departure watch).
+    __slots__ = (
+        "_chain",
+        "_now",
+        "clock",
+        "fallback",
+        "logger",
+        "name",
+        "run",
+        "stats",
+        "transport",
+        "wheel",
+    )
 
     def __init__(
         self,
@@ -107,6 +119,7 @@ class Guard(Generic[C, R]):
         self.stats = stats
         self.wheel = wheel
         self.fallback = fallback
+        self.clock = clock  # for the transport's own timers (the server's departure watch)
         self._now = clock.now
         self.run: Callable[[C], Awaitable[R]]
         self.chain = chain
@@ -161,7 +174,8 @@ class Guard(Generic[C, R]):
                 token = _deadline.set(watch)
             result = await self.transport.invoke(call)
             status = self.transport.status(result)
-            kind = "ok" if status < 500 else "error"
+            # 499: the transport saw the client leave and stopped the work (nothing was answered).
+            kind = "ok" if status < 499 else "cancelled" if status == 499 else "error"
         except asyncio.CancelledError:
             if watch is None or not watch.expired:  # the client went away, or shutdown
                 status, kind = 499, "cancelled"

@@ -1,11 +1,15 @@
 """One route and method on the server: the handler, its argument builder, and how its answers
 go on the ASGI wire. It is the server's :class:`~seawall.governance.Transport`; admission,
 deadlines, outcomes, accounting and fallbacks are the :class:`~seawall.governance.Guard`'s.
+
+It also stops work for clients that have gone (:class:`Departures`): a handler whose client
+disconnected is cancelled and its request counted as 499, with nothing sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -13,6 +17,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import Any, Final, final
 
+from seawall._clock import Clock
 from seawall.errors import HTTPError, Rejected
 from seawall.governance import Guard
 from seawall.http._params import ParamSpec, _convert, compile_params
@@ -21,11 +26,16 @@ from seawall.http._request import Converter, Request
 from seawall.http._response import JSON_HEADER, encode_result
 from seawall.http._router import parse_template
 
-__all__ = ["Endpoint", "send_error"]
+__all__ = ["CLIENT_GONE", "Departures", "Endpoint", "send_error"]
 
 _START: Final = "http.response.start"
 _BODY: Final = "http.response.body"
 _FALLBACK_HEADER: Final = b"x-seawall-fallback"
+
+#: The status a request whose client went away is counted with (nginx's 499); nothing is sent.
+CLIENT_GONE: Final = 499
+#: Seconds a request runs before its client is watched: the timeout wheel's tick.
+DEPARTURE_TICK: Final = 0.005
 
 
 async def send_error(send: Callable[[Any], Any], exc: HTTPError, head: bool = False) -> int:
@@ -57,6 +67,7 @@ class Endpoint:
     __slots__ = (
         "builder",
         "converters",
+        "departures",
         "executor",
         "fn",
         "guard",
@@ -87,6 +98,7 @@ class Endpoint:
         self.params, self.builder = compile_params(fn, set(names))
         self.converters = _path_converters(self.params)
         self.guard: Guard[Request, int]
+        self.departures: Departures | None = None  # made on first use, on the guard's clock
 
     @property
     def chain(self) -> Any:
@@ -101,12 +113,27 @@ class Endpoint:
         if self.builder is not None:
             call.max_body = self.guard.chain.policy[MAX_BODY]
             kwargs = await self.builder(call)
-        if self.is_async:
-            result = await (self.fn() if kwargs is None else self.fn(**kwargs))
-        elif self.inline:
+        if self.inline and not self.is_async:  # runs on the loop to the end: nothing to cancel
             result = self.fn() if kwargs is None else self.fn(**kwargs)
         else:
-            result = await self._in_thread(kwargs or {})
+            departures = self.departures
+            if departures is None:
+                departures = self.departures = Departures(self.guard.clock)
+            departures.enrol(call)
+            try:
+                if self.is_async:
+                    result = await (self.fn() if kwargs is None else self.fn(**kwargs))
+                else:
+                    result = await self._in_thread(kwargs or {})
+            except asyncio.CancelledError:
+                if call.task is not None:  # not the client leaving (a deadline, shutdown)
+                    raise
+                _uncancel()
+                return CLIENT_GONE  # the client is gone: nothing to send, nobody to send it to
+            finally:
+                call.task = None
+                if call.watcher is not None:
+                    call.watcher.cancel()
         status, headers, body = encode_result(result)
         send = call.send
         await send({"type": _START, "status": status, "headers": headers})
@@ -133,3 +160,76 @@ class Endpoint:
 
     def __repr__(self) -> str:
         return f"Endpoint({self.method} {self.route})"
+
+
+@final
+class Departures:
+    """Cancels the handlers of requests whose client has gone (``http.disconnect``).
+
+    Watching a request means a task waiting on its ``receive``: far more than a fast request
+    costs. So every request is only *enrolled* (a list append), and a ticker, running while
+    requests are enrolled, starts a watcher for each request enrolled more than one ``tick`` ago
+    that is still running. A request answered within a tick is never watched; a slow one (a
+    handler waiting behind a saturated dependency, the requests an overload queues) is watched
+    from at most two ticks after it started. When its client disconnects, its handler task is
+    cancelled and the request ends as :data:`CLIENT_GONE` with nothing sent: under overload with
+    impatient clients, the capacity they would have used is given back.
+
+    A request whose body is declared but not yet read is not watched: reading ``receive`` for a
+    disconnect would take body bytes from its handler.
+
+    Args:
+        clock: what the ticker sleeps on.
+        tick: seconds a request runs before it may be watched.
+    """
+
+    __slots__ = ("_clock", "_due", "_ticker", "_young", "tick")
+
+    def __init__(self, clock: Clock, tick: float = DEPARTURE_TICK) -> None:
+        self._clock = clock
+        self.tick = tick
+        self._young: list[Request] = []  # enrolled since the last tick
+        self._due: list[Request] = []  # enrolled during the tick before: watched if still running
+        self._ticker: asyncio.Task[None] | None = None
+
+    def enrol(self, request: Request) -> None:
+        """Enrol ``request``, whose handler is about to run in the current task."""
+        request.watcher = None
+        request.task = asyncio.current_task()
+        self._young.append(request)
+        if self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self._run())
+
+    @property
+    def enrolled(self) -> int:
+        """Requests enrolled and not yet looked at by the ticker."""
+        return len(self._young) + len(self._due)
+
+    async def _run(self) -> None:
+        try:
+            while self._young or self._due:
+                await self._clock.sleep(self.tick)
+                due, self._due, self._young = self._due, self._young, []
+                for request in due:
+                    if request.task is not None and request.watcher is None:
+                        request.watcher = asyncio.get_running_loop().create_task(_watch(request))
+        finally:
+            self._ticker = None
+
+
+def _uncancel() -> None:
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+
+
+async def _watch(request: Request) -> None:
+    """Wait until the client of ``request`` disconnects, then cancel its handler."""
+    if request.body_pending():
+        return
+    with contextlib.suppress(Exception):  # e.g. a server that refuses a second receive: stop watching
+        await request.disconnected()
+        task = request.task
+        if task is not None:
+            request.task = None  # tells the endpoint the cancellation is the client's departure
+            task.cancel()

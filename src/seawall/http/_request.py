@@ -6,6 +6,7 @@ the route template, the peer and key values through it, never through the raw sc
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, Final, final
 from urllib.parse import parse_qsl
@@ -82,7 +83,13 @@ class Request:
         "route",
         "scope",
         "send",
+        # Set by the endpoint around the handler only (never on other paths): the task running it,
+        # and the task watching for the client's departure (seawall.http._endpoint.Departures).
+        "task",
+        "watcher",
     )
+    task: asyncio.Task[Any] | None
+    watcher: asyncio.Task[None] | None
 
     def __init__(
         self,
@@ -147,6 +154,31 @@ class Request:
         if self._body is None:
             self._body = await read_body(self.scope, self.receive, self.max_body)
         return self._body
+
+    def body_pending(self) -> bool:
+        """Whether body bytes may still arrive: one is declared (``Content-Length`` > 0 or
+        ``Transfer-Encoding``) and has not been read. Only then may reading ``receive`` for
+        anything else (a disconnect) take bytes the handler has yet to read."""
+        if self._body is not None:
+            return False
+        for name, value in self.scope["headers"]:
+            if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+                return True
+        return False
+
+    async def disconnected(self) -> None:
+        """Return once the client has disconnected (ASGI ``http.disconnect``).
+
+        Call it only when :meth:`body_pending` is false. An unread empty body message is kept
+        as the body, so that a later :meth:`body` still answers ``b""``.
+        """
+        if self._body is None:
+            message = await self.receive()
+            if message["type"] != "http.request":
+                return
+            self._body = message.get("body", b"")
+        while (await self.receive())["type"] != "http.disconnect":
+            pass
 
     # -- the Call view (seawall.governance.Call) ------------------------------------------------
 
