@@ -23,6 +23,12 @@ Latency is measured from the moment the arrival was dispatched (including connec
 connection was needed) until the last byte of the response. Per request it records the status
 (``-1`` timed out, ``-2`` connection error, ``-3`` no connection available) and the latency.
 
+Besides the whole run, the summary reports two windows by *scheduled send time*: ``onset`` (requests
+scheduled in the first ``onset_s`` seconds: how a step of load is met before any controller has
+reacted) and ``steady`` (scheduled from ``steady_from_s`` on). With ``--priority-fraction F`` an
+evenly spread fraction F of the requests carries an extra header (``--priority-header``), and the
+summary has one entry per class (``priority``, ``normal``) with its own goodput and latency.
+
 Usable as a module (:func:`run`, :func:`run_sync`) and as a script printing one JSON line::
 
     .venv/bin/python bench/_loadgen.py http://127.0.0.1:8000/work --rate 1000 --duration 10
@@ -55,6 +61,9 @@ NO_CONN: Final = -3
 SWEEP_S: Final = 0.005
 #: Warn when the achieved send rate falls this far below the target rate.
 LAG_TOLERANCE: Final = 0.03
+#: Default windows by scheduled send time: onset is the first second, steady from the second second.
+ONSET_S: Final = 1.0
+STEADY_FROM_S: Final = 2.0
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
@@ -96,13 +105,23 @@ class LoadResult:
     max_ms: float | None
     reject_p99_ms: float | None
     warning: str | None
+    onset: dict[str, Any] | None = None
+    steady: dict[str, Any] | None = None
+    classes: dict[str, dict[str, Any]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        for key, value in out.items():
-            if isinstance(value, float):
-                out[key] = round(value, 3)
-        return out
+        return _rounded(asdict(self))
+
+
+def _rounded(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, float):
+            value = round(value, 3)
+        elif isinstance(value, dict):
+            value = _rounded(value)
+        out[key] = value
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -234,7 +253,8 @@ class _Conn(asyncio.Protocol):
         self.req = req
         self.start = start
         assert self.transport is not None
-        self.transport.write(self.gen.request_bytes)
+        gen = self.gen
+        self.transport.write(gen.priority_bytes if gen.priority[req] else gen.request_bytes)
 
     def abandon(self) -> None:
         """Close without waiting (a timed-out or confused connection is never reused)."""
@@ -250,13 +270,28 @@ class _Conn(asyncio.Protocol):
 
 class _Generator:
     def __init__(
-        self, url: str, *, rate: float, duration_s: float, deadline_s: float, max_conns: int
+        self,
+        url: str,
+        *,
+        rate: float,
+        duration_s: float,
+        deadline_s: float,
+        max_conns: int,
+        priority_fraction: float = 0.0,
+        priority_header: str = "x-priority: critical",
+        onset_s: float = ONSET_S,
+        steady_from_s: float = STEADY_FROM_S,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"only http://host[:port]/path URLs are supported, not {url!r}")
         if rate <= 0 or duration_s <= 0 or deadline_s <= 0 or max_conns < 1:
             raise ValueError("rate, duration and deadline must be > 0, max_conns >= 1")
+        if not 0 <= priority_fraction <= 1:
+            raise ValueError("priority_fraction must be in [0, 1]")
+        name, sep, value = priority_header.partition(":")
+        if not sep or not name.strip():
+            raise ValueError(f"priority_header must be 'name: value', not {priority_header!r}")
         self.url = url
         self.host = parts.hostname
         self.port = parts.port or 80
@@ -268,6 +303,7 @@ class _Generator:
             f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: seawall-loadgen\r\n"
             "Accept: */*\r\n\r\n"
         ).encode("ascii")
+        self.priority_bytes = self.request_bytes[:-2] + f"{name.strip()}: {value.strip()}\r\n\r\n".encode()
         self.rate = rate
         self.duration_s = duration_s
         self.deadline_s = deadline_s
@@ -276,6 +312,15 @@ class _Generator:
         self.status = array("i", [0]) * self.total  # 0: not finished
         self.latency = array("d", [0.0]) * self.total
         self.lag = array("d", [0.0]) * self.total
+        # Request i is priority when floor((i + 1) * f) > floor(i * f): an even spread, exactly
+        # round(total * f) of them, the same in every run.
+        self.priority_fraction = priority_fraction
+        self.priority = bytes(
+            int(math.floor((i + 1) * priority_fraction) > math.floor(i * priority_fraction))
+            for i in range(self.total)
+        )
+        self.onset_s = onset_s
+        self.steady_from_s = steady_from_s
         self.idle: list[_Conn] = []
         self.inflight: deque[tuple[float, _Conn, int]] = deque()
         self.open_conns = 0  # connected or connecting
@@ -409,6 +454,41 @@ class _Generator:
 
     # summary ---------------------------------------------------------------------------------------
 
+    def window(self, indices: range | list[int], seconds: float) -> dict[str, Any]:
+        """Figures of the requests ``indices`` (scheduled over ``seconds``)."""
+        ok_lat: list[float] = []
+        sent = ok = rejected = timeouts = other = 0
+        deadline = self.deadline_s
+        status, latency = self.status, self.latency
+        for i in indices:
+            st = status[i]
+            if i >= self.dispatched:
+                continue
+            sent += 1
+            if 200 <= st < 300 and latency[i] <= deadline:
+                ok += 1
+                ok_lat.append(latency[i] * 1e3)
+            elif st in (503, 429):
+                rejected += 1
+            elif st == TIMED_OUT or 200 <= st < 300:
+                timeouts += 1
+            else:
+                other += 1
+        ok_lat.sort()
+        return {
+            "seconds": seconds,
+            "sent": sent,
+            "ok": ok,
+            "goodput_rps": ok / seconds if seconds > 0 else 0.0,
+            "ok_fraction": ok / sent if sent else None,
+            "rejected": rejected,
+            "timeouts": timeouts,
+            "other": other,
+            "p50_ms": percentile(ok_lat, 50),
+            "p99_ms": percentile(ok_lat, 99),
+            "max_ms": ok_lat[-1] if ok_lat else None,
+        }
+
     def summary(self) -> LoadResult:
         ok_lat: list[float] = []
         reject_lat: list[float] = []
@@ -478,14 +558,51 @@ class _Generator:
             max_ms=ok_lat[-1] if ok_lat else None,
             reject_p99_ms=percentile(reject_lat, 99),
             warning=warning,
+            onset=self._windowed(0.0, min(self.onset_s, self.duration_s)),
+            steady=(
+                self._windowed(self.steady_from_s, self.duration_s)
+                if self.steady_from_s < self.duration_s
+                else None
+            ),
+            classes=self._classes() if self.priority_fraction > 0 else None,
         )
+
+    def _windowed(self, start_s: float, end_s: float) -> dict[str, Any]:
+        first = min(self.total, math.ceil(start_s * self.rate))
+        last = min(self.total, math.ceil(end_s * self.rate))
+        return self.window(range(first, last), end_s - start_s)
+
+    def _classes(self) -> dict[str, dict[str, Any]]:
+        prio = [i for i, p in enumerate(self.priority) if p]
+        normal = [i for i, p in enumerate(self.priority) if not p]
+        out = {"priority": self.window(prio, self.duration_s), "normal": self.window(normal, self.duration_s)}
+        for name, idx in (("priority", prio), ("normal", normal)):
+            steady = [i for i in idx if i >= self.steady_from_s * self.rate]
+            if self.steady_from_s < self.duration_s:
+                out[name]["steady"] = self.window(steady, self.duration_s - self.steady_from_s)
+        return out
 
 
 async def run(
-    url: str, *, rate: float, duration_s: float, deadline_s: float = 1.0, max_conns: int = 4000
+    url: str,
+    *,
+    rate: float,
+    duration_s: float,
+    deadline_s: float = 1.0,
+    max_conns: int = 4000,
+    priority_fraction: float = 0.0,
+    priority_header: str = "x-priority: critical",
 ) -> LoadResult:
     """Offer ``rate`` GET requests/s to ``url`` for ``duration_s`` seconds, open loop; summarise."""
-    gen = _Generator(url, rate=rate, duration_s=duration_s, deadline_s=deadline_s, max_conns=max_conns)
+    gen = _Generator(
+        url,
+        rate=rate,
+        duration_s=duration_s,
+        deadline_s=deadline_s,
+        max_conns=max_conns,
+        priority_fraction=priority_fraction,
+        priority_header=priority_header,
+    )
     await gen.run()
     return gen.summary()
 
@@ -508,14 +625,29 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 
 
 def run_sync(
-    url: str, *, rate: float, duration_s: float, deadline_s: float = 1.0, max_conns: int = 4000
+    url: str,
+    *,
+    rate: float,
+    duration_s: float,
+    deadline_s: float = 1.0,
+    max_conns: int = 4000,
+    priority_fraction: float = 0.0,
+    priority_header: str = "x-priority: critical",
 ) -> LoadResult:
     """:func:`run` on a fresh uvloop event loop (for scripts)."""
     _raise_nofile(max_conns + 256)
     loop = _new_loop()
     try:
         return loop.run_until_complete(
-            run(url, rate=rate, duration_s=duration_s, deadline_s=deadline_s, max_conns=max_conns)
+            run(
+                url,
+                rate=rate,
+                duration_s=duration_s,
+                deadline_s=deadline_s,
+                max_conns=max_conns,
+                priority_fraction=priority_fraction,
+                priority_header=priority_header,
+            )
         )
     finally:
         loop.close()
@@ -597,6 +729,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of arrivals (default 10)")
     parser.add_argument("--deadline", type=float, default=1.0, help="client deadline, seconds (default 1)")
     parser.add_argument("--max-conns", type=int, default=4000, help="connection cap (default 4000)")
+    parser.add_argument(
+        "--priority-fraction", type=float, default=0.0, help="fraction of requests sent as priority (0)"
+    )
+    parser.add_argument(
+        "--priority-header", default="x-priority: critical", help="the header priority requests carry"
+    )
     parser.add_argument("--self-test", action="store_true", help="drive a built-in trivial server")
     args = parser.parse_args(argv)
     if args.self_test:
@@ -608,6 +746,8 @@ def main(argv: list[str] | None = None) -> int:
             duration_s=args.duration,
             deadline_s=args.deadline,
             max_conns=args.max_conns,
+            priority_fraction=args.priority_fraction,
+            priority_header=args.priority_header,
         )
     else:
         parser.error("give a URL or --self-test")

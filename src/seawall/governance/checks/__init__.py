@@ -30,7 +30,7 @@ from seawall.governance.checks._priority import PRIORITY, PriorityPolicy
 from seawall.governance.checks._queue_delay import QUEUE_DELAY, QueueDelayCheck, QueueDelayPolicy
 from seawall.governance.checks._rate_limit import RATE_LIMIT, RateLimitPolicy
 from seawall.governance.checks._redis import RedisLimiterCheck
-from seawall.governance.checks._shedding import SHEDDING, SheddingCheck, SheddingPolicy
+from seawall.governance.checks._shedding import SHEDDING, QueueAwareCpu, SheddingCheck, SheddingPolicy
 from seawall.governance.checks._warmup import WARMUP, WarmUpPolicy
 from seawall.governance.checks._window import WINDOW, WindowPolicy
 
@@ -61,6 +61,7 @@ __all__ = [
     "PacingPolicy",
     "PartitionedConcurrencyCheck",
     "PriorityPolicy",
+    "QueueAwareCpu",
     "QueueDelayCheck",
     "QueueDelayPolicy",
     "RateLimitPolicy",

@@ -22,7 +22,7 @@ from seawall.governance._registry import ResourceInfo
 from seawall.governance.checks._types import PositiveSeconds
 from seawall.load import CoDel
 
-__all__ = ["QUEUE_DELAY", "QueueDelayCheck", "QueueDelayPolicy"]
+__all__ = ["QUEUE_DELAY", "QueueDelayCheck", "QueueDelayPolicy", "codel_for"]
 
 #: ``Retry-After`` of a queue-delay rejection: the queue drains in milliseconds, but a client
 #: that retries at once only adds to it.
@@ -34,16 +34,18 @@ class QueueDelayPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     ``2 * target`` seconds for the event loop while the loop's queue has not emptied for a whole
     ``interval`` (folly's CoDel, the rule of Facebook's "Fail at Scale").
 
-    The defaults suit a service whose handlers take a few milliseconds: an admitted request then
-    waits at most ~10 ms for the loop, and an overload is detected within two intervals (~40 ms).
-    For CPU-bound handlers set ``target`` near the route's unloaded p99 and ``interval`` to a few
-    times ``target`` (``examples/overload.py``: 2 ms handlers, ``target=0.002``,
-    ``interval=0.005``); folly's own defaults (5 ms, 100 ms) are tuned for thread pools, where a
-    100 ms interval of queueing costs far less than on one event loop.
+    ``interval`` decides how fast an overload is recognised (one to two intervals after its
+    onset), ``target`` how long a request may wait for the loop. folly's defaults (5 ms, 100 ms)
+    suit thread pools; on one event loop an overload queues requests behind each other's CPU
+    work, so the default interval here is 15 ms. For CPU-bound routes set ``target`` near the
+    handler's CPU time and ``interval`` about three targets (``bench/apps/seawall_overload_qd.py``:
+    2 ms handlers, ``target=0.002, interval=0.006``); smaller values react faster but reject more
+    often under bursty load well below capacity. Combine it with ``shedding`` on CPU-bound routes
+    (see :class:`~seawall.governance.SheddingPolicy`).
     """
 
     target: PositiveSeconds = 0.005
-    interval: PositiveSeconds = 0.02
+    interval: PositiveSeconds = 0.015
 
     def __post_init__(self) -> None:
         validate_struct(self)
@@ -112,19 +114,23 @@ def _yield() -> Generator[None, None, None]:
     yield
 
 
-def _factory(policy: Policy, ctx: CompileContext) -> QueueDelayCheck | None:
-    q = policy[QUEUE_DELAY]
-    if q is None:
-        return None
+def codel_for(q: QueueDelayPolicy, ctx: CompileContext) -> CoDel:
+    """The service's :class:`~seawall.load.CoDel` for ``q`` (one per target and interval)."""
     if q.interval <= q.target:  # a struct built with msgspec.structs.replace skips __post_init__
         raise FieldError("interval", "interval must be > target")
     clock = ctx.clock
-    codel = ctx.registry.obtain(
+    return ctx.registry.obtain(
         ("codel", q.target, q.interval),
         lambda: CoDel(target=q.target, interval=q.interval, clock=clock),
         info=ResourceInfo("codel", "", "", f"queue_delay:{q.target:g}/{q.interval:g}"),
     )
-    return QueueDelayCheck(codel, clock.now)
+
+
+def _factory(policy: Policy, ctx: CompileContext) -> QueueDelayCheck | None:
+    q = policy[QUEUE_DELAY]
+    if q is None:
+        return None
+    return QueueDelayCheck(codel_for(q, ctx), ctx.clock.now)
 
 
 register_check(QUEUE_DELAY.name, _factory)

@@ -1,7 +1,10 @@
 """``shedding``: adaptive (BBR-style) load shedding, 503 when the process is overloaded.
 
 One shedder per CPU threshold is shared by every route of the service, so all in-flight work and
-latency feed one picture of the process (go-zero's rest engine shares one the same way).
+latency feed one picture of the process (go-zero's rest engine shares one the same way). On a
+route that also has ``queue_delay``, the event loop's queue arms the shedder as well as the CPU
+(:class:`QueueAwareCpu`), so it holds in-flight work to what the process can carry within
+milliseconds of an overload's onset instead of after the CPU signal has caught up.
 """
 
 from __future__ import annotations
@@ -16,15 +19,31 @@ from seawall.governance._call import Call, Outcome
 from seawall.governance._check import CompileContext, Exit, register_check
 from seawall.governance._policy import Policy, Section, define_section, validate_struct
 from seawall.governance._registry import ResourceInfo
-from seawall.load import AdaptiveShedder, CpuProbe, ProcessCpuProbe, Shedder, ShedTicket
+from seawall.governance.checks._queue_delay import QUEUE_DELAY, codel_for
+from seawall.load import (
+    AdaptiveShedder,
+    CpuProbe,
+    ProcessCpuProbe,
+    QueueDelayGate,
+    Shedder,
+    ShedTicket,
+)
 
-__all__ = ["SHEDDING", "SheddingCheck", "SheddingPolicy"]
+__all__ = ["SHEDDING", "QueueAwareCpu", "SheddingCheck", "SheddingPolicy"]
+
+#: Full CPU usage in permille (``seawall.load``'s scale).
+CPU_FULL: Final = 1000
 
 
 class SheddingPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Adaptive (BBR-style) load shedding: drop when CPU usage (permille of what this process may
     use) is over ``cpu_threshold`` and in-flight exceeds maxPass x minRT. ``priority`` routes use
-    go-zero's higher threshold ``(cpu_threshold + 1000) / 2``."""
+    go-zero's higher threshold ``(cpu_threshold + 1000) / 2``.
+
+    With ``queue_delay`` on the same route the shedder also counts the process as overloaded
+    while the queue-delay gate does (see :class:`QueueAwareCpu`): recommended for CPU-bound
+    routes, whose overload otherwise queues for the tens of milliseconds the CPU signal needs.
+    """
 
     cpu_threshold: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 900
     priority: bool = False
@@ -50,21 +69,29 @@ class SheddingCheck:
     admitted work runs, which gives the shedder the view of in-flight work that a
     goroutine-per-request server (go-zero, Kratos) has; the response time is then measured from
     when the work starts (``ticket.begin()``), so loop queueing does not inflate ``min_rt``.
+
+    With ``yields=False`` (a ``queue_delay`` check follows on the route, and yields always) it
+    does not yield itself: one turn of the loop serves both, so admitted requests wait one turn,
+    not two. The response time then includes that turn; a CPU-bound handler's ``max_flight``
+    stays under 2 all the same (bench/overload.py).
     """
 
-    __slots__ = ("priority", "shedder")
+    __slots__ = ("priority", "shedder", "yields")
     name = "shedding"
     cost = 30
 
-    def __init__(self, shedder: Shedder, priority: bool) -> None:
+    def __init__(self, shedder: Shedder, priority: bool, yields: bool = True) -> None:
         self.shedder = shedder
         self.priority = priority
+        self.yields = yields
 
     async def enter_async(self, call: Call) -> Exit | None:
         ticket = self.shedder.allow(self.priority)
         if ticket is None:
             raise Overloaded("shed: the service is overloaded", retry_after=1.0, check=self.name)
-        if self.shedder.hot(self.priority):  # the yield only matters while shedding may happen
+        # The yield only matters while shedding may happen; a queue_delay check after this one
+        # yields anyway (one turn of the loop serves both).
+        if self.yields and self.shedder.hot(self.priority):
             try:
                 await asyncio.sleep(0)
             except BaseException:
@@ -111,20 +138,50 @@ def _probe(ctx: CompileContext) -> CpuProbe:
     return probe
 
 
+@final
+class QueueAwareCpu:
+    """The CPU signal, at full usage while the event loop's queue stands (a :class:`CpuProbe`).
+
+    On one event loop a queue of requests waiting for the loop *is* the loop's thread at 100 %:
+    :class:`~seawall.load.CoDel` sees it within an interval or two of an overload's onset, while
+    the CPU signal, smoothed over tens of milliseconds, needs several samples, and on a shared
+    machine (other processes taking the core) may never reach the threshold at all.
+    """
+
+    __slots__ = ("_codel", "_usage")
+
+    def __init__(self, cpu: CpuProbe, codel: QueueDelayGate) -> None:
+        self._usage = cpu.usage
+        self._codel = codel
+
+    def usage(self) -> int:
+        return CPU_FULL if self._codel.overloaded else self._usage()
+
+
 def _factory(policy: Policy, ctx: CompileContext) -> SheddingCheck | None:
     s = policy[SHEDDING]
     if s is None:
         return None
-    cpu = _probe(ctx)
+    cpu: CpuProbe = _probe(ctx)
+    key: tuple[object, ...] = ("shedder", s.cpu_threshold)
+    check = f"shedding:{s.cpu_threshold}"
+    q = policy[QUEUE_DELAY]
+    if q is not None:
+        # With queue-delay admission on the route, the loop's queue arms the shedder too (see
+        # QueueAwareCpu): the shedder then holds in-flight to what the service can carry from
+        # the onset of an overload, not from when the CPU signal catches up.
+        cpu = QueueAwareCpu(cpu, codel_for(q, ctx))
+        key = (*key, "queue_delay", q.target, q.interval)
+        check += f"+queue_delay:{q.target:g}/{q.interval:g}"
     # running=1: shedding checks admit from the event loop's only thread, so no admitted request
     # is executing at that instant (see AdaptiveShedder; bench/overload.py: the admitted p99 fell
     # from ~5x to ~2.6x the unloaded p99 at the same goodput).
     shedder = ctx.registry.obtain(
-        ("shedder", s.cpu_threshold),
+        key,
         lambda: AdaptiveShedder(cpu=cpu, cpu_threshold=s.cpu_threshold, running=1, clock=ctx.clock),
-        info=ResourceInfo("shedder", "", "", f"shedding:{s.cpu_threshold}"),
+        info=ResourceInfo("shedder", "", "", check),
     )
-    return SheddingCheck(shedder, s.priority)
+    return SheddingCheck(shedder, s.priority, yields=q is None)
 
 
 register_check(SHEDDING.name, _factory)
