@@ -61,6 +61,8 @@ class _Server(asyncio.Protocol):
                 self.transport.close()
             elif path == b"/alternate" and self.count % 2:
                 self.transport.write(OK)
+            elif path == b"/priority":  # only requests carrying the priority header get a 200
+                self.transport.write(OK if b"x-priority: critical" in head else SHED)
 
 
 @pytest.fixture
@@ -121,6 +123,30 @@ async def test_hang_times_out_and_connection_cap(server_url: str) -> None:
     assert result.max_open_conns <= 20
     assert result.no_conn > 0
     assert result.warning is not None
+
+
+async def test_onset_and_steady_windows_split_by_send_time(server_url: str) -> None:
+    """Requests scheduled in the first second are the onset, those from the second second on the
+    steady window; each has its own counts and percentiles."""
+    result = await loadgen.run(f"{server_url}/ok", rate=100, duration_s=3.0)
+    assert result.onset is not None
+    assert result.steady is not None
+    assert (result.onset["sent"], result.onset["ok"], result.onset["seconds"]) == (100, 100, 1.0)
+    assert (result.steady["sent"], result.steady["ok"], result.steady["seconds"]) == (100, 100, 1.0)
+    assert result.onset["p99_ms"] is not None
+    assert result.onset["goodput_rps"] == pytest.approx(100)
+
+
+async def test_priority_fraction_marks_an_even_share_of_requests(server_url: str) -> None:
+    """With a priority fraction of 0.2, exactly one request in five carries the header, and the
+    summary reports each class on its own."""
+    result = await loadgen.run(f"{server_url}/priority", rate=200, duration_s=1.0, priority_fraction=0.2)
+    assert result.classes is not None
+    prio, normal = result.classes["priority"], result.classes["normal"]
+    assert (prio["sent"], prio["ok"], prio["rejected"]) == (40, 40, 0)
+    assert (normal["sent"], normal["ok"], normal["rejected"]) == (160, 0, 160)
+    assert prio["ok_fraction"] == 1.0
+    assert result.ok == 40
 
 
 def test_percentile() -> None:
