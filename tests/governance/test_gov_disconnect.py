@@ -2,7 +2,7 @@
 cancelled, nothing is sent, and the request counts as 499 with outcome ``cancelled``.
 
 Only requests still running after one tick of the timeout wheel are watched, so a fast request
-pays an append to a list and two stores, never a task. Everything runs on the mock clock.
+pays a dict entry and a few stores, never a task. Everything runs on the mock clock.
 """
 
 from __future__ import annotations
@@ -129,13 +129,12 @@ async def test_a_fast_request_is_never_watched(mock_clock: MockClock) -> None:
     await svc(scope("/fast"), c.receive, c.send)
     assert c.status == 200
     watch = departures(svc, "/fast")
-    assert watch.enrolled == 1
+    assert watch.running == {}  # it left as it ended
     await tick(mock_clock, DEPARTURE_TICK, times=3)
-    assert watch.enrolled == 0
     assert seen[0].watcher is None
     assert seen[0].task is None
     assert c.received == 0  # the handler never read the body, and no watcher did
-    assert watch._ticker is None  # idle: nothing enrolled, no ticking
+    assert watch.ticker is None  # idle: nothing running, no ticking
 
 
 async def test_a_slow_request_that_finishes_answers_normally(mock_clock: MockClock) -> None:
@@ -213,6 +212,22 @@ async def test_a_departed_clients_sync_handler_is_abandoned(mock_clock: MockCloc
     assert c.sent == []
     assert recorder.outcomes[0].kind == "cancelled"
     assert svc.metrics.route("/work", "GET").codes == {CLIENT_GONE: 1}
+
+
+async def test_a_route_without_a_deadline_is_not_watched(mock_clock: MockClock) -> None:
+    """The watch rides on the deadline: a route with ``timeout=None`` (and no deadline header),
+    like a BARE one, runs its handler alone."""
+    svc, _, events = hanging(mock_clock, timeout=None)
+    c = Client()
+    task = asyncio.create_task(svc(scope(), c.receive, c.send))
+    await spin()
+    c.leave()
+    await tick(mock_clock, DEPARTURE_TICK, times=3)
+    assert events == ["ran"]
+    assert c.received == 0
+    svc.release.set()  # type: ignore[attr-defined]
+    await asyncio.wait_for(task, 1)
+    assert c.status == 200
 
 
 async def test_shutdown_cancellation_is_not_mistaken_for_a_departure(mock_clock: MockClock) -> None:
