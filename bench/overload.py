@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import http.client
 import json
 import os
@@ -75,6 +76,7 @@ from _harness import (
     detect_pinning,
     emit_json,
     machine_info,
+    measure_cpu,
     note,
     print_table,
     print_total,
@@ -303,12 +305,14 @@ def measure_capacity(scenario: Scenario, *, server: str, plan: Plan, pinning: Pi
     with _Server(target, server=server, pinning=pinning) as srv:
         if plan.warmup_s:
             run_wrk(srv.url, settings, duration_s=plan.warmup_s, pinning=pinning)
-        cap = run_wrk(srv.url, settings, duration_s=plan.capacity_s, pinning=pinning)
+        with measure_cpu(srv.pgid) as cpu:
+            cap = run_wrk(srv.url, settings, duration_s=plan.capacity_s, pinning=pinning)
+    cap = dataclasses.replace(cap, cpu=cpu[0])
     ok = cap.rps * (cap.requests - cap.non_2xx) / cap.requests if cap.requests else 0.0
     note(
         f"  {target.name:<16} C = {ok:,.0f} 2xx/s (wrk -c{conns}, p99 {cap.p99_ms:.1f} ms"
         + (f", non-2xx {cap.non_2xx}" if cap.non_2xx else "")
-        + ")"
+        + f"; server CPU {cpu[0].server:.2f}, others {cpu[0].foreign:.2f})"
     )
     return cap
 
@@ -339,10 +343,13 @@ def measure_load(result: Result, *, server: str, plan: Plan, pinning: Pinning, c
             f"p99 {_fmt(unloaded['p99_ms'], '.2f')} ms, lag p99 {unloaded['lag_p99_ms']:.2f} ms"
             + ("" if unloaded["valid"] else "  INVALID")
         )
-        overload = run_loadgen(
-            srv.url, rate=high, duration_s=plan.overload_s, plan=plan, pinning=pinning,
-            priority_fraction=fraction,
-        )  # fmt: skip
+        with measure_cpu(srv.pgid) as cpu:
+            overload = run_loadgen(
+                srv.url, rate=high, duration_s=plan.overload_s, plan=plan, pinning=pinning,
+                priority_fraction=fraction,
+            )  # fmt: skip
+        overload["server_cpu"] = round(cpu[0].server, 3)
+        overload["foreign_cpu"] = round(cpu[0].foreign, 3)
         result.metrics = scrape_metrics(srv.port) if target.name.startswith("seawall") else {}
     if _disturbed(overload):
         # An overload run cannot be redone in the same process (the server is no longer rested):
@@ -355,7 +362,8 @@ def measure_load(result: Result, *, server: str, plan: Plan, pinning: Pinning, c
         f"  {target.name:<16} overload ({high:,.0f}/s, sent {o['send_rps']:,.0f}/s): goodput "
         f"{o['goodput_rps']:,.0f}/s, p99 2xx {_fmt(o['p99_ms'], '.1f')} ms (onset "
         f"{_fmt(_get(o, 'onset', 'p99_ms'), '.1f')}, steady {_fmt(_get(o, 'steady', 'p99_ms'), '.1f')}), "
-        f"503 {o['status_503']}, timeouts {o['timeouts']}, lag p99 {o['lag_p99_ms']:.2f} ms"
+        f"503 {o['status_503']}, timeouts {o['timeouts']}, lag p99 {o['lag_p99_ms']:.2f} ms, "
+        f"server CPU {o['server_cpu']:.2f}, others {o['foreign_cpu']:.2f}"
         + ("" if o["valid"] else "  INVALID")
         + f"; {time.monotonic() - t_start:.1f}s"
     )
@@ -400,7 +408,7 @@ def _get(run: dict[str, Any] | None, window: str, key: str) -> Any:
     return run[window].get(key)
 
 
-def figures(result: Result, c_ref: float | None) -> dict[str, Any]:
+def figures(result: Result, c_ref: float | None, c_ref_per_cpu: float | None = None) -> dict[str, Any]:
     s = result.scenario
     out: dict[str, Any] = {"app": s.target.app, "family": s.family, "status": result.status}
     if result.reason:
@@ -426,6 +434,13 @@ def figures(result: Result, c_ref: float | None) -> dict[str, Any]:
     out["valid"] = bool(o["valid"] and u is not None and u["valid"])
     out["goodput_rps"] = o["goodput_rps"]
     out["goodput_ratio_c_ref"] = _round(_div(o["goodput_rps"], c_ref))
+    # The same ratio per CPU-second the server got: robust to other processes taking its core
+    # (the capacity run and the overload run rarely get the same share of a shared machine).
+    out["goodput_ratio_c_ref_per_cpu"] = _round(
+        _div(_div(o["goodput_rps"], o.get("server_cpu")), c_ref_per_cpu)
+    )
+    out["server_cpu"] = o.get("server_cpu")
+    out["foreign_cpu"] = o.get("foreign_cpu")
     out["goodput_ratio_own_c"] = _round(_div(o["goodput_rps"], result.c_rps))
     out["unloaded_p50_ms"] = u["p50_ms"] if u else None
     out["unloaded_p99_ms"] = unl_p99
@@ -449,11 +464,22 @@ def figures(result: Result, c_ref: float | None) -> dict[str, Any]:
     return out
 
 
+def _per_cpu(result: Result | None) -> float | None:
+    """2xx per CPU-second of the server in the capacity run."""
+    if result is None or result.capacity is None or result.capacity.cpu is None:
+        return None
+    return _div(result.c_rps, result.capacity.cpu.server)
+
+
 def report(results: dict[str, Result], c_refs: dict[str, float], plan: Plan) -> dict[str, Any]:
-    figs = {name: figures(r, c_refs.get(r.scenario.family)) for name, r in results.items()}
+    refs = {r.scenario.family: r for r in results.values() if r.scenario.reference}
+    figs = {
+        name: figures(r, c_refs.get(r.scenario.family), _per_cpu(refs.get(r.scenario.family)))
+        for name, r in results.items()
+    }
     headers = [
-        "target", "C", "unl p50", "unl p99", "offered", "goodput", "gp/C", "p50", "p99", "/unl",
-        "onset p99", "/unl", "steady p99", "/unl", "503/s", "t/o/s", "valid",
+        "target", "C", "unl p50", "unl p99", "offered", "goodput", "gp/C", "/cpu", "p50", "p99", "/unl",
+        "onset p99", "/unl", "steady p99", "/unl", "503/s", "t/o/s", "cpu", "others", "valid",
     ]  # fmt: skip
     for family, label in FAMILIES.items():
         rows = []
@@ -476,6 +502,7 @@ def report(results: dict[str, Result], c_refs: dict[str, float], plan: Plan) -> 
                     f"{o['send_rps']:,.0f}",
                     f"{o['goodput_rps']:,.0f}",
                     _fmt(f["goodput_ratio_c_ref"], ".2f"),
+                    _fmt(f["goodput_ratio_c_ref_per_cpu"], ".2f"),
                     _fmt(o["p50_ms"], ".1f"),
                     _fmt(o["p99_ms"], ".1f"),
                     _fmt(f["p99_ratio"], ".1f"),
@@ -485,6 +512,8 @@ def report(results: dict[str, Result], c_refs: dict[str, float], plan: Plan) -> 
                     _fmt(f["steady_p99_ratio"], ".1f"),
                     f"{f['shed_rps']:,.0f}",
                     f"{f['timeout_rps']:,.0f}",
+                    _fmt(f["server_cpu"], ".2f"),
+                    _fmt(f["foreign_cpu"], ".2f"),
                     "yes" if f["valid"] else "NO",
                 ]
             )
@@ -501,9 +530,11 @@ def report(results: dict[str, Result], c_refs: dict[str, float], plan: Plan) -> 
     print(
         "C = closed-loop 2xx/s (wrk); unl = open loop at "
         f"{UNLOADED_FACTOR} x C_ref in a rested server; goodput = 2xx within the {plan.deadline_s:g} s "
-        "deadline per second; latencies in ms (2xx only); onset = sent in the first second of the "
-        "overload, steady = sent after its second second; valid = generator lag p99 <= "
-        f"{LAG_LIMIT_MS:g} ms in both phases"
+        "deadline per second; /cpu = gp/C per CPU-second the server got in each run (robust to "
+        "other processes on its core); latencies in ms (2xx only); onset = sent in the first "
+        "second of the overload, steady = sent after its second second; cpu / others = cores "
+        "used by the server / by other processes during the overload; valid = generator lag p99 "
+        f"<= {LAG_LIMIT_MS:g} ms in both phases"
     )
     for name, r in results.items():
         o = r.overload
