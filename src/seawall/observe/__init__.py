@@ -26,6 +26,7 @@ from seawall.observe._debug import (
     tasks,
     threads,
 )
+from seawall.observe._gc import GC_PAUSE_BUCKETS, GcMonitor, GcStatistics, GenerationStatistics
 from seawall.observe._logging import (
     REDACTED,
     SECRET_FIELDS,
@@ -40,22 +41,10 @@ from seawall.observe._logging import (
     SlowRequestStatistics,
     configure_logging,
 )
-from seawall.observe._runtime import (
-    GC_PAUSE_BUCKETS,
-    LOOP_LAG_BUCKETS,
-    GcMonitor,
-    GcStatistics,
-    GenerationSnapshot,
-    GenerationStatistics,
-    LoopLagSampler,
-    LoopLagStatistics,
-    ProcessReader,
-    ProcessSample,
-    RuntimeCollector,
-    RuntimeDir,
-    RuntimeSnapshot,
-    read_cgroup_memory_limit,
-)
+from seawall.observe._loop_lag import LOOP_LAG_BUCKETS, LoopLagSampler, LoopLagStatistics
+from seawall.observe._process import ProcessReader, ProcessSample, read_cgroup_memory_limit
+from seawall.observe._runtime import RuntimeCollector
+from seawall.observe._runtime_dir import GenerationSnapshot, RuntimeDir, RuntimeSnapshot
 from seawall.observe._tracing import (
     ServerSpan,
     Tracing,

@@ -33,8 +33,8 @@ import msgspec
 
 from seawall._clock import MONOTONIC, Clock
 from seawall.errors import Forbidden, HTTPError, SeawallError, Unauthorized
+from seawall.observe._gc import GcMonitor
 from seawall.observe._logging import SECRET_FIELDS, Redactor
-from seawall.observe._runtime import GcMonitor
 
 __all__ = [
     "AdminGate",
