@@ -34,7 +34,14 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span
 
-__all__ = ["ServerSpan", "Tracing", "TracingStatistics", "incoming_trace_id", "parse_traceparent"]
+__all__ = [
+    "ServerSpan",
+    "Tracing",
+    "TracingStatistics",
+    "incoming_trace_id",
+    "otlp_exporter",
+    "parse_traceparent",
+]
 
 _TRACEPARENT: Final = b"traceparent"
 _TRACESTATE: Final = b"tracestate"
@@ -104,16 +111,21 @@ class TracingStatistics:
 
 @final
 class ServerSpan:
-    """The handle of a sampled request's span: pass it to :meth:`Tracing.end` exactly once."""
+    """The handle of a request's trace: pass it to :meth:`Tracing.end` exactly once.
+
+    A sampled request's handle holds its span; the handle :meth:`Tracing.start_request` returns
+    for an unsampled request whose caller sent a valid ``traceparent`` holds only the caller's
+    trace id (``span`` and ``context`` are ``None``), so logs and error bodies still name it.
+    """
 
     __slots__ = ("_context_token", "_log_token", "context", "span", "trace_id")
 
     def __init__(
         self,
-        span: Span,
-        context: Context,
+        span: Span | None,
+        context: Context | None,
         trace_id: str,
-        context_token: Token[Context],
+        context_token: Token[Context] | None,
         log_token: Token[str | None],
     ) -> None:
         self.span = span
@@ -124,8 +136,13 @@ class ServerSpan:
         self._context_token = context_token
         self._log_token = log_token
 
+    @property
+    def sampled(self) -> bool:
+        """Whether this request is traced (has a span)."""
+        return self.span is not None
+
     def __repr__(self) -> str:
-        return f"ServerSpan(trace_id={self.trace_id!r})"
+        return f"ServerSpan(trace_id={self.trace_id!r}, sampled={self.sampled!r})"
 
 
 @final
@@ -230,6 +247,32 @@ class Tracing:
 
         ``headers`` are the ASGI ``(name, value)`` pairs (lowercase names).
         """
+        return self._begin(route, method, headers, attributes, carry=False)
+
+    def start_request(
+        self,
+        route: str,
+        method: str,
+        headers: Iterable[tuple[bytes, bytes]],
+        *,
+        attributes: Mapping[str, str | int | float | bool] | None = None,
+    ) -> ServerSpan | None:
+        """:meth:`start_server_span`, and for an unsampled request whose caller sent a valid
+        ``traceparent``, a span-less handle that sets :data:`~seawall.errors.TRACE_ID` to the
+        caller's trace id until :meth:`end` (so its logs and error bodies can be correlated).
+
+        This is what a :class:`~seawall.http.Service` calls for each request.
+        """
+        return self._begin(route, method, headers, attributes, carry=True)
+
+    def _begin(
+        self,
+        route: str,
+        method: str,
+        headers: Iterable[tuple[bytes, bytes]],
+        attributes: Mapping[str, str | int | float | bool] | None,
+        carry: bool,
+    ) -> ServerSpan | None:
         traceparent = None
         for k, v in headers:  # one pass; most requests have no trace context at all
             if k == _TRACEPARENT:
@@ -238,7 +281,10 @@ class Tracing:
         if traceparent is not None and (sampled := _sampled_flag(traceparent)) is not None:
             if not sampled:
                 self._unsampled += 1
-                return None
+                if not carry:
+                    return None
+                trace_id = traceparent.strip()[3:35].decode()
+                return ServerSpan(None, None, trace_id, None, TRACE_ID.set(trace_id))
         else:
             ratio = self._ratio
             if ratio < 1.0 and not (ratio > 0.0 and self._random() < ratio):
@@ -284,10 +330,14 @@ class Tracing:
         """
         if handle is None:
             return
+        span = handle.span
+        if span is None:  # an unsampled caller's trace id, carried for logs and error bodies
+            with contextlib.suppress(ValueError):
+                TRACE_ID.reset(handle._log_token)
+            return
         from opentelemetry import context as otel_context
         from opentelemetry.trace import Status, StatusCode
 
-        span = handle.span
         span.set_attribute("http.response.status_code", status)
         if reason is not None:
             span.set_attribute("seawall.reason", reason)
@@ -298,7 +348,8 @@ class Tracing:
         self._ended += 1
         with contextlib.suppress(ValueError):  # ended outside the request's context: nothing to restore
             TRACE_ID.reset(handle._log_token)
-        otel_context.detach(handle._context_token)
+        if handle._context_token is not None:
+            otel_context.detach(handle._context_token)
 
     def inject(
         self, handle: ServerSpan | None, carrier: MutableMapping[str, str] | None = None
@@ -312,7 +363,7 @@ class Tracing:
         return out
 
     def trace_id(self, handle: ServerSpan | None) -> str | None:
-        """The handle's trace id (32 hex digits), or ``None`` for an unsampled request."""
+        """The handle's trace id (32 hex digits), or ``None`` for an unsampled request without one."""
         return handle.trace_id if handle is not None else None
 
     def shutdown(self) -> None:
@@ -325,3 +376,19 @@ class Tracing:
 
     def __repr__(self) -> str:
         return f"Tracing(sample_ratio={self._ratio!r}, sampled={self._sampled!r})"
+
+
+def otlp_exporter(endpoint: str) -> SpanExporter:
+    """An OTLP/HTTP span exporter sending to ``endpoint`` (``http://collector:4318/v1/traces``).
+
+    Raises:
+        ImportError: the exporter is not installed (``pip install 'seawall[otel]'``).
+    """
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    except ImportError as exc:
+        raise ImportError(
+            "tracing.otlp_endpoint needs opentelemetry-exporter-otlp-proto-http: pip install 'seawall[otel]'"
+        ) from exc
+    exporter: SpanExporter = OTLPSpanExporter(endpoint=endpoint)
+    return exporter
