@@ -1,9 +1,18 @@
-"""Operations: the Prometheus view of a service (request metrics, governance state).
+"""Operations: what makes a service visible — metrics, runtime metrics, traces, logs, debugging.
 
-The counters themselves are accumulated by the transport (``seawall.http``), which owns the
-request path, and governance state is exported from :meth:`seawall.governance.Registry.snapshot`;
-this package re-exports them for operations tooling and grows runtime metrics, tracing and debug
-endpoints. It reads primitives' ``statistics()`` snapshots and never changes governance decisions.
+- Request counters are accumulated by the transport (``seawall.http``), which owns the request
+  path; governance state is exported from :meth:`seawall.governance.Registry.snapshot`; this
+  package re-exports both for operations tooling.
+- Runtime metrics (:class:`RuntimeMonitor`: GC, event-loop lag, threads, tasks, CPU, memory,
+  descriptors, container limits) per worker; :class:`BuildInfoCollector`.
+- Tracing (:class:`Tracing`, OpenTelemetry, the ``otel`` extra) and request logs
+  (:func:`configure_logging`, :class:`AccessLog`, :class:`SlowRequestLog`), joined per request
+  by :class:`RequestObserver`, the guard's observer.
+- The troubleshooting endpoints' implementations (:func:`profile`, :func:`heap`, :func:`tasks`,
+  :func:`threads`, :func:`gc_stats`, :func:`config_dump`) and who may call them (:class:`AdminGate`).
+
+It reads primitives' ``statistics()`` snapshots and never changes a governance decision or an
+answer; nothing here costs a request anything unless its configuration turns it on.
 """
 
 from __future__ import annotations
@@ -42,14 +51,17 @@ from seawall.observe._logging import (
     configure_logging,
 )
 from seawall.observe._loop_lag import LOOP_LAG_BUCKETS, LoopLagSampler, LoopLagStatistics
+from seawall.observe._observer import RequestObserver
 from seawall.observe._process import ProcessReader, ProcessSample, read_cgroup_memory_limit
 from seawall.observe._runtime import RuntimeCollector
 from seawall.observe._runtime_dir import GenerationSnapshot, RuntimeDir, RuntimeSnapshot
+from seawall.observe._telemetry import SERVER_ENV, BuildInfoCollector, RouteFilter, RuntimeMonitor
 from seawall.observe._tracing import (
     ServerSpan,
     Tracing,
     TracingStatistics,
     incoming_trace_id,
+    otlp_exporter,
     parse_traceparent,
 )
 
@@ -59,10 +71,12 @@ __all__ = [
     "LOOP_LAG_BUCKETS",
     "REDACTED",
     "SECRET_FIELDS",
+    "SERVER_ENV",
     "TRACE_ID",
     "AccessLog",
     "AccessLogStatistics",
     "AdminGate",
+    "BuildInfoCollector",
     "ConsoleFormatter",
     "CpuProfiler",
     "DebugResponse",
@@ -82,9 +96,12 @@ __all__ = [
     "RedactionFilter",
     "Redactor",
     "RequestMetrics",
+    "RequestObserver",
+    "RouteFilter",
     "RouteStats",
     "RuntimeCollector",
     "RuntimeDir",
+    "RuntimeMonitor",
     "RuntimeSnapshot",
     "ServerSpan",
     "SlowRequestLog",
@@ -98,6 +115,7 @@ __all__ = [
     "heap",
     "incoming_trace_id",
     "is_loopback",
+    "otlp_exporter",
     "parse_traceparent",
     "profile",
     "read_cgroup_memory_limit",
