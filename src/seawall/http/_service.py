@@ -421,8 +421,8 @@ class Service:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self.metrics.flush()
         await self.runtime.stop()
-        if self.tracing is not None:
-            self.tracing.shutdown()
+        if self.tracing is not None:  # flushes pending spans: blocking I/O, off the loop
+            await asyncio.to_thread(self.tracing.shutdown)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
