@@ -140,5 +140,5 @@ def _effective_config(service: Service) -> dict[str, Any]:
         "service": service.name,
         "version": service.version,
         "config": service.config,
-        "policies": {key: dict(policy.items()) for key, policy in service.governor.effective().items()},
+        "policies": {key: policy.to_builtins() for key, policy in service.governor.effective().items()},
     }
