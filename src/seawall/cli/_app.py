@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from seawall.cli._debug import debug_app
+from seawall.cli._gen import gen_app
 from seawall.errors import ConfigError
 
 app = typer.Typer(
@@ -16,6 +18,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+app.add_typer(gen_app)
+app.add_typer(debug_app)
 
 
 @app.callback()
@@ -41,6 +47,12 @@ def run(
     grace_period: Annotated[
         float | None, typer.Option(help="Seconds in-flight requests get to finish after that.")
     ] = None,
+    log_format: Annotated[
+        str | None, typer.Option(help="json or console logs in every worker [config logging.format].")
+    ] = None,
+    log_level: Annotated[
+        str | None, typer.Option(help="Root log level [config logging.level, INFO].")
+    ] = None,
 ) -> None:
     """Serve a seawall Service (or any ASGI app) with granian or uvicorn."""
     from seawall.cli._run import RunOptions, serve
@@ -58,6 +70,8 @@ def run(
     if chosen not in ("granian", "uvicorn"):
         typer.secho(f"--server must be granian or uvicorn, not {chosen!r}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
+    _set_logging(log_format, log_level)
+    os.environ["SEAWALL_ASGI_SERVER"] = chosen  # seawall_build_info{server}
     options = RunOptions(
         target=target,
         host=host or s.host,
@@ -68,6 +82,28 @@ def run(
         grace_period=grace_period if grace_period is not None else s.grace_period,
     )
     raise typer.Exit(serve(options))
+
+
+def _set_logging(log_format: str | None, log_level: str | None) -> None:
+    """Pass ``--log-format`` / ``--log-level`` to the workers (each Service sets its logging up at
+    startup) and set this process's logging up the same way."""
+    from seawall.observe import configure_logging
+
+    if log_format is not None and log_format not in ("json", "console"):
+        typer.secho(
+            f"--log-format must be json or console, not {log_format!r}", fg=typer.colors.RED, err=True
+        )
+        raise typer.Exit(2)
+    if log_format is not None:
+        os.environ["SEAWALL_LOG_FORMAT"] = log_format
+    if log_level is not None:
+        os.environ["SEAWALL_LOG_LEVEL"] = log_level.upper()
+    if log_format is not None:
+        try:
+            configure_logging(format="json" if log_format == "json" else "console", level=log_level or "INFO")
+        except ValueError as exc:
+            typer.secho(f"--log-level: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from None
 
 
 def main() -> None:
