@@ -113,9 +113,9 @@ def test_queries_select_the_service_and_substitute_variables() -> None:
     for panel in model["panels"]:
         for target in panel.get("targets", ()):
             assert 'job=~"$service"' in target["expr"], panel["title"]
-    for _, expr in panel_queries(model, service="my.svc"):
+    for _, expr in panel_queries(model, service="my-svc"):
         assert "$" not in expr
-        assert 'job=~"my\\.svc"' in expr
+        assert 'job=~"my-svc"' in expr
 
 
 def test_rate_windows_use_grafanas_rate_interval() -> None:

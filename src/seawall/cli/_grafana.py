@@ -367,13 +367,14 @@ def dashboard(service: str | None = None) -> dict[str, Any]:
 
 def panel_queries(model: dict[str, Any], *, service: str, window: str = "1m") -> Iterator[tuple[str, str]]:
     """Every panel's ``(title, PromQL)`` with the variables replaced: ``$service`` by
-    ``service``, ``$route`` by ``.*`` (All) and ``$__rate_interval`` by ``window``."""
+    ``service`` (used as is: give a job name without regex metacharacters), ``$route`` by ``.*``
+    (All) and ``$__rate_interval`` by ``window``."""
     for panel in model["panels"]:
         for target in panel.get("targets", ()):
             expr = (
                 target["expr"]
                 .replace("$__rate_interval", window)
-                .replace("$service", re.escape(service))
+                .replace("$service", service)
                 .replace("$route", ".*")
             )
             yield panel["title"], expr
