@@ -77,8 +77,9 @@ class RequestObserver:
         tracing = self.tracing
         if tracing is None:
             return None
-        headers: Iterable[tuple[bytes, bytes]] = call.scope["headers"]
-        return tracing.start_request(call.target, call.method, headers)
+        scope = call.scope
+        headers: Iterable[tuple[bytes, bytes]] = scope["headers"]
+        return tracing.start_request(call.target, scope["method"], headers)
 
     def end(self, handle: ServerSpan | None, call: _ServerCall, outcome: Outcome) -> None:
         # Logs first: the trace id is still current until the span ends.
