@@ -265,11 +265,9 @@ class Tracing:
         not sampled costs one pass over the header list and, for a root, one random draw
         (bench/hotpath.py, "tracing on, unsampled" row).
         """
-        traceparent = None
         name = _TRACEPARENT
-        for k, v in headers:
+        for k, _ in headers:
             if k == name:
-                traceparent = v
                 break
         else:  # no trace context (most requests): decide by ratio alone, inline
             ratio = self._ratio
