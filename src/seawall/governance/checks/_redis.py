@@ -47,7 +47,7 @@ def _client(ctx: CompileContext) -> Redis:
         client: Redis = aredis.Redis.from_url(url)
         return client
 
-    client: Redis = ctx.registry.obtain(("redis", url), build, close=lambda: client.aclose())
+    client: Redis = ctx.registry.obtain(("redis", url), build, close=lambda c: c.aclose())
     return client
 
 
@@ -62,6 +62,6 @@ def redis_check(
         ctx.resource_key(f"redis_{name}", config),
         lambda: build(client, redis_key),
         info=ResourceInfo("redis_limiter", ctx.target, ctx.method, f"redis_{name}"),
-        close=lambda: limiter.aclose(),
+        close=lambda lim: lim.aclose(),
     )
     return RedisLimiterCheck(f"redis_{name}", limiter, keyfn)
