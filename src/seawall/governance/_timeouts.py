@@ -91,7 +91,9 @@ class TimeoutWheel:
     async def _run(self) -> None:
         try:
             while self._buckets:
-                await self._clock.sleep(self._resolution)
+                # Sleep to the next tick's boundary (not a fixed step from now): a ticker that
+                # first runs after the clock moved on (a mock clock's jump) ticks at once.
+                await self._clock.sleep((self._last + 1) * self._resolution - self._clock.now())
                 self.tick()
         finally:
             self._ticker = None
