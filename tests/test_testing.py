@@ -173,3 +173,19 @@ async def test_timeout_wheel_fires_on_the_mock_clock_without_ticking() -> None:
     with pytest.raises(asyncio.CancelledError):
         await asyncio.ensure_future(hang())
     assert 2.0 <= clock.now() - started <= 2.0 + 0.005 + 1e-9
+
+
+async def test_timeout_wheel_moves_on_across_float_boundaries() -> None:
+    """Ticks whose boundary rounds below itself (0.015 // 0.005 == 2.0) still advance the wheel."""
+    from seawall.governance import TimeoutWheel
+
+    clock = MockClock(autojump=True)
+    wheel = TimeoutWheel(clock=clock, resolution=0.005)
+
+    async def hang() -> None:
+        wheel.watch(0.5)
+        await asyncio.Event().wait()
+
+    with pytest.raises(asyncio.CancelledError):  # a stuck ticker would spin forever instead
+        await asyncio.wait_for(asyncio.ensure_future(hang()), timeout=5.0)
+    assert wheel.watched == 0
