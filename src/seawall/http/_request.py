@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, final
+from typing import Any, Final, final
 from urllib.parse import parse_qsl
 
 from seawall.errors import PayloadTooLarge
 
-__all__ = ["Request", "read_body"]
+__all__ = ["MAX_JSON_DEPTH", "Request", "read_body"]
+
+#: Default deepest nesting of arrays/objects accepted in a JSON body (``Request.max_json_depth``).
+#: serde_json's default recursion limit (serde_json/src/de.rs, ``remaining_depth: 128``): deep
+#: enough for any real document, shallow enough that nothing decoding or walking the value runs
+#: out of Python stack.
+MAX_JSON_DEPTH: Final = 128
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -52,9 +58,22 @@ class Request:
 
     Handlers receive it by declaring a parameter annotated ``Request``. Headers and query are
     parsed on first access only.
+
+    ``max_body`` (bytes) and ``max_json_depth`` (levels of arrays/objects) bound what a JSON body
+    parameter will read and decode: 413 ``BODY_TOO_LARGE`` and 400 ``MALFORMED_BODY`` past them.
     """
 
-    __slots__ = ("_body", "_headers", "_query", "max_body", "params", "receive", "route", "scope")
+    __slots__ = (
+        "_body",
+        "_headers",
+        "_query",
+        "max_body",
+        "max_json_depth",
+        "params",
+        "receive",
+        "route",
+        "scope",
+    )
 
     def __init__(
         self,
@@ -64,12 +83,14 @@ class Request:
         *,
         route: str = "",
         max_body: int = 1 << 20,
+        max_json_depth: int = MAX_JSON_DEPTH,
     ) -> None:
         self.scope = scope
         self.receive = receive
         self.params: dict[str, str] = params if params is not None else {}
         self.route = route
         self.max_body = max_body
+        self.max_json_depth = max_json_depth
         self._headers: dict[str, str] | None = None
         self._query: dict[str, str] | None = None
         self._body: bytes | None = None
