@@ -56,6 +56,7 @@ def seawall_run(*args: str, port: int, timeout: float = 10.0) -> Iterator[Server
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: no worker outlives a failed test
         )
         server = Server(process, port, log)
         try:
@@ -78,6 +79,13 @@ def seawall_run(*args: str, port: int, timeout: float = 10.0) -> Iterator[Server
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+            _kill_group(process.pid)
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL whatever is left of the process group ``pid`` leads (orphaned workers)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def sample_sum(text: str, name: str, **match: str) -> float:
@@ -208,16 +216,28 @@ def test_unknown_server_exits_2(tmp_path: Path) -> None:
 
 
 def run_to_exit(*args: str, cwd: Path = REPO, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    """Run ``seawall ARGS`` to completion and capture its output."""
-    return subprocess.run(
-        [str(SEAWALL), *args],
+    """Run ``seawall ARGS`` to completion and capture its output (fail if it is still running
+    after ``timeout``, e.g. serving when it should have refused to start)."""
+    command = [str(SEAWALL), *args]
+    with subprocess.Popen(
+        command,
         cwd=cwd,
         env=env_without_seawall(),
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
         text=True,
-        timeout=timeout,
-        check=False,
-    )
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(process.pid)
+            stdout, stderr = process.communicate()
+            pytest.fail(f"seawall {' '.join(args)} still running after {timeout}s:\n{stdout}{stderr}")
+        finally:
+            _kill_group(process.pid)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 @pytest.mark.parametrize(
