@@ -401,7 +401,8 @@ async def test_prepare_gives_up_after_connect_timeout() -> None:
     fake.hang = True
     bucket = _bucket(fake, connect_timeout=0.02, clock=MockClock())
     assert await asyncio.wait_for(bucket.prepare(), 1.0) is False
-    assert bucket.mode == "local"
+    stats = bucket.statistics()
+    assert (stats.mode, stats.timeouts, stats.errors, stats.fallbacks) == ("local", 1, 0, 1)
     await bucket.aclose()
 
 

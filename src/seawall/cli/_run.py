@@ -40,8 +40,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final, Literal
 
-from seawall.http._service import METRICS_DIR_ENV
-
 __all__ = [
     "DEFAULT_BACKLOG",
     "DEFAULT_HEADER_TIMEOUT",
@@ -184,6 +182,8 @@ def _raise_open_files_limit() -> None:
 
 def serve(options: RunOptions) -> int:
     """Serve until stopped; returns the process exit code."""
+    from seawall.http._service import METRICS_DIR_ENV  # not at import: `seawall --help` stays light
+
     sys.path.insert(0, os.getcwd())  # `seawall run examples.hello:service` from the project root
     _raise_open_files_limit()
     metrics_dir = tempfile.mkdtemp(prefix="seawall-metrics-")

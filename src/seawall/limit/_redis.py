@@ -7,7 +7,8 @@ flushed server) the script is sent once with ``EVAL``, which also caches it agai
 
 When Redis fails, or answers more slowly than ``timeout`` (50 ms by default), the limiter switches
 at once to a local limiter that holds this replica's share of the limit (``rate / replicas``),
-so callers never see a Redis exception and never wait longer than ``timeout``. One background
+so callers never see a Redis exception and never wait on Redis much longer than ``timeout``
+per round trip (see below for connection setup and stalls). One background
 task per limiter then probes Redis (``SCRIPT LOAD``, which also re-caches the script) with
 exponential backoff, sleeping on the injected clock, and switches back when it answers in time.
 ``statistics()`` reports the mode and counts the fallbacks so metrics can export them.
@@ -459,11 +460,14 @@ class _RedisLimiter:
                     await pool.release(connection)
             async with asyncio.timeout(self._connect_timeout):
                 await self._client.script_load(self._script)
-        except (TimeoutError, *_REDIS_FAILURES):
+        except TimeoutError:
+            self._timeouts += 1
+        except _REDIS_FAILURES:
             self._errors += 1
-            self._fall_back()
-            return False
-        return True
+        else:
+            return True
+        self._fall_back()
+        return False
 
     async def aclose(self) -> None:
         """Stop the background probe. The Redis client is the caller's and stays open."""
