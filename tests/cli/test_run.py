@@ -383,3 +383,34 @@ def test_idle_connections_neither_block_nor_linger(free_port: int) -> None:
         finally:
             for sock in idle:
                 sock.close()
+
+
+@pytest.mark.parametrize(
+    ("yaml", "path"),
+    [
+        ('routes:\n  "GET /nope":\n    max_conns: 3\n', '$.routes["GET /nope"]'),
+        ("default:\n  rate_limit: {rate: 5, backend: redis}\n", '$.routes["GET /hello"].rate_limit.backend'),
+        ("default:\n  rate_limit: {rate: 5, key: 'fn:nope'}\n", '$.routes["GET /hello"].rate_limit.key'),
+        ("default:\n  timeout: .nan\n", "$.default.timeout"),
+    ],
+)
+def test_config_that_does_not_fit_the_service_exits_2_before_any_worker(
+    tmp_path: Path, yaml: str, path: str
+) -> None:
+    """The whole effective config is checked against the service in the parent: one line, exit 2."""
+    config = tmp_path / "seawall.yaml"
+    config.write_text(yaml)
+    result = run_to_exit("run", "--config", str(config), "examples.hello:service")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("invalid configuration:")
+    assert f"(at {path})" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_unloadable_target_exits_2_with_one_line() -> None:
+    """A target that cannot be imported is one line and exit 2, not a worker traceback."""
+    result = run_to_exit("run", "examples.nope:service")
+    assert result.returncode == 2
+    assert result.stderr.startswith("cannot load examples.nope:service: ModuleNotFoundError")

@@ -755,3 +755,17 @@ async def test_redis_killed_mid_run(kind: str, client: aredis.Redis, redis_serve
     assert after.remote_decisions > remote_before
     assert slowest < 0.5  # bounded by the 50 ms timeout (plus event-loop noise), never a hang
     await limiter.aclose()
+
+
+
+async def test_each_decision_carries_its_own_retry_after(client: aredis.Redis) -> None:
+    """Two refusals with different waits do not read each other's Retry-After (a shared field raced)."""
+    slow = RedisTokenBucket(client=client, key="rd:slow", rate=0.5, burst=1)
+    fast = RedisTokenBucket(client=client, key="rd:fast", rate=100, burst=1)
+    assert (await slow.decide()).admitted
+    assert (await fast.decide()).admitted
+    refused_slow, refused_fast = await slow.decide(), await fast.decide()
+    assert not refused_slow.admitted
+    assert not refused_fast.admitted
+    assert refused_slow.retry_after > 1.0
+    assert 0 < refused_fast.retry_after < 0.05

@@ -78,13 +78,14 @@ def run(
     ] = None,
 ) -> None:
     """Serve a seawall Service (or any ASGI app) with granian or uvicorn."""
-    from seawall.cli._run import RunOptions, check_options, resolve_bind, serve
-    from seawall.http._config import CONFIG_ENV, load_config
+    from seawall.cli._run import RunOptions, check_options, check_target, resolve_bind, serve
+    from seawall.http._config import CONFIG_ENV, find_config, load_config
 
-    if config is not None:
-        os.environ[CONFIG_ENV] = str(config.resolve())
+    found = find_config(config)
+    # Workers load exactly this file (or, with "", environment overrides only).
+    os.environ[CONFIG_ENV] = str(found.resolve()) if found is not None else ""
     try:
-        cfg = load_config(config)
+        cfg = load_config(found)
     except ConfigError as exc:
         _fail(f"invalid configuration: {exc}")
     s = cfg.server
@@ -101,11 +102,8 @@ def run(
         "reuse_port": reuse_port,
         "http": http,
     }
-    # Keys the config may not have yet fall back to RunOptions' defaults.
-    defaults = RunOptions(target, s.host, s.port, s.workers, s.server, s.drain_delay, s.grace_period)
     merged: dict[str, Any] = {
-        name: value if value is not None else getattr(s, name, getattr(defaults, name))
-        for name, value in flags.items()
+        name: value if value is not None else getattr(s, name) for name, value in flags.items()
     }
     options = RunOptions(target=target, **merged)
     names = {
@@ -114,6 +112,15 @@ def run(
     }
     try:
         check_options(options, names)
+    except ValueError as exc:
+        _fail(str(exc))
+    try:
+        check_target(target, cfg)  # the whole configuration against the service, before any worker
+    except ConfigError as exc:
+        _fail(f"invalid configuration: {exc}")
+    except ImportError as exc:
+        _fail(f"cannot load {target}: {exc}")
+    try:
         ip = resolve_bind(options.host, options.port, reuse_port=options.reuse_port)
     except (ValueError, OSError) as exc:
         _fail(str(exc))

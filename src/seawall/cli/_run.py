@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import importlib
 import ipaddress
+import json
 import math
 import os
 import re
@@ -38,13 +40,19 @@ import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from seawall.errors import ConfigError
+
+if TYPE_CHECKING:
+    from seawall.http._config import SeawallConfig
 
 __all__ = [
     "DEFAULT_BACKLOG",
     "DEFAULT_HEADER_TIMEOUT",
     "RunOptions",
     "check_options",
+    "check_target",
     "resolve_bind",
     "serve",
 ]
@@ -178,6 +186,54 @@ def _raise_open_files_limit() -> None:
     if soft != resource.RLIM_INFINITY and soft < hard:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def check_target(target: str, config: SeawallConfig) -> None:
+    """Import ``target`` and, if it is a :class:`~seawall.http.Service`, apply ``config`` to it.
+
+    Run by ``seawall run`` before any worker starts, so that an unknown route key, a limit that
+    cannot compile (``backend: redis`` without ``redis_url``, an unregistered ``fn:`` key) or any
+    other error of the effective configuration ends it with one line and exit 2, instead of a
+    traceback in every worker. The import happens in a forked child: granian forks its workers
+    from this process, and they must import the service themselves, afresh.
+
+    Raises:
+        ConfigError: the configuration does not fit the service (naming the field).
+        ImportError: the target cannot be loaded.
+    """
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: import, configure, report, and leave without cleanup handlers
+        os.close(read)
+        message = b""
+        try:
+            _configure_target(target, config)
+        except ConfigError as exc:
+            message = b"C" + json.dumps([exc.message, exc.path, exc.source]).encode()
+        except Exception as exc:  # noqa: BLE001 - reported to the parent as "cannot load"
+            message = b"I" + f"{type(exc).__name__}: {exc}".encode()
+        os.write(write, message)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        message = pipe.read()
+    os.waitpid(pid, 0)
+    if message.startswith(b"C"):
+        text, path, source = json.loads(message[1:])
+        raise ConfigError(text, path=path, source=source)
+    if message.startswith(b"I"):
+        raise ImportError(message[1:].decode())
+
+
+def _configure_target(target: str, config: SeawallConfig) -> None:
+    from seawall.http import Service
+
+    module_name, _, attr = target.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    app = getattr(importlib.import_module(module_name), attr or "app")
+    if isinstance(app, Service):
+        app.configure(config)
 
 
 def serve(options: RunOptions) -> int:

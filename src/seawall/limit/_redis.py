@@ -59,7 +59,7 @@ from seawall.limit._base import RateLimiter
 from seawall.limit._sliding_window import SlidingWindow
 from seawall.limit._token_bucket import TokenBucket
 
-__all__ = ["RedisLimiterStatistics", "RedisTokenBucket", "RedisWindowLimiter"]
+__all__ = ["RedisDecision", "RedisLimiterStatistics", "RedisTokenBucket", "RedisWindowLimiter"]
 
 # What a failing Redis (or the network to it) raises through redis-py's asyncio client.
 _REDIS_FAILURES: Final = (RedisError, OSError, EOFError, TimeoutError)
@@ -156,6 +156,18 @@ def _connection_getter(client: Redis) -> Callable[[], Awaitable[Any]]:
         if command_name is not None and command_name.default is inspect.Parameter.empty:
             return functools.partial(get_connection, "EVALSHA")  # redis-py < 5.3 requires it
     return cast(Callable[[], Awaitable[Any]], get_connection)  # >= 5.3 warns when given one
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class RedisDecision:
+    """One decision of a Redis limiter: admitted, or how many seconds until a retry may be."""
+
+    admitted: bool
+    retry_after: float
+
+
+_ADMITTED: Final = RedisDecision(admitted=True, retry_after=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +311,14 @@ class _RedisLimiter:
         return self._mode
 
     async def try_acquire(self, n: int = 1, *, key_suffix: str = "") -> bool:
+        """Admit ``n`` units now or refuse (see :meth:`decide`, which also says how long to wait)."""
+        return (await self.decide(n, key_suffix=key_suffix)).admitted
+
+    async def decide(self, n: int = 1, *, key_suffix: str = "") -> RedisDecision:
         """Admit ``n`` units now or refuse, in one Redis round trip (or locally during an outage).
+
+        The decision carries its own ``retry_after``, so concurrent callers never read each
+        other's (as :meth:`retry_after` can).
 
         Args:
             n: units to take (>= 1); more than the limit's capacity is always refused.
@@ -376,14 +395,14 @@ class _RedisLimiter:
         finally:
             await self._client.connection_pool.release(connection)
 
-    def _record(self, *, admitted: bool, wait: float) -> bool:
+    def _record(self, *, admitted: bool, wait: float) -> RedisDecision:
         if admitted:
             self._admitted += 1
             self._last_retry_after = 0.0
-        else:
-            self._rejected += 1
-            self._last_retry_after = max(0.0, wait)
-        return admitted
+            return _ADMITTED
+        self._rejected += 1
+        self._last_retry_after = max(0.0, wait)
+        return RedisDecision(admitted=False, retry_after=self._last_retry_after)
 
     def retry_after(self) -> float:
         """Seconds the most recent refusal said to wait: ``0.0`` after an admit (or before any call).
