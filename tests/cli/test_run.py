@@ -414,3 +414,33 @@ def test_unloadable_target_exits_2_with_one_line() -> None:
     result = run_to_exit("run", "examples.nope:service")
     assert result.returncode == 2
     assert result.stderr.startswith("cannot load examples.nope:service: ModuleNotFoundError")
+
+
+def test_sigterm_during_startup_hooks_drains_instead_of_killing_the_worker(
+    tmp_path: Path, free_port: int
+) -> None:
+    """SIGTERM while a startup hook runs: the drain handler is already installed, exit 0, no crash."""
+    marker = tmp_path / "started"
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [
+                *[str(SEAWALL), "run", "tests.cli.slow_start_app:service", "--port", str(free_port)],
+                *["--drain-delay", "0.2", "--grace-period", "5"],
+            ],
+            cwd=REPO,
+            env={**env_without_seawall(), "STARTUP_MARKER": str(marker)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            assert poll(marker.exists, timeout=15), "the startup hook never ran"
+            os.kill(process.pid, signal.SIGTERM)
+            code = process.wait(timeout=20)
+        finally:
+            _kill_group(process.pid)
+        log.seek(0)
+        output = log.read().decode(errors="replace")
+    assert code == 0, output
+    assert "Unexpected exit" not in output

@@ -757,7 +757,6 @@ async def test_redis_killed_mid_run(kind: str, client: aredis.Redis, redis_serve
     await limiter.aclose()
 
 
-
 async def test_each_decision_carries_its_own_retry_after(client: aredis.Redis) -> None:
     """Two refusals with different waits do not read each other's Retry-After (a shared field raced)."""
     slow = RedisTokenBucket(client=client, key="rd:slow", rate=0.5, burst=1)
