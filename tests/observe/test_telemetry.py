@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import gc
 import platform
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.registry import Collector
 from tests.observe.runtime_support import lbl, scrape
 
 import seawall
 from seawall import BARE, Policy, RateLimitPolicy, Service
-from seawall.observe import BuildInfoCollector, RouteFilter, RuntimeMonitor
+from seawall.observe import BuildInfoCollector, RuntimeMonitor
 
 
 def client(app: Service, peer: str = "127.0.0.1") -> httpx.AsyncClient:
@@ -97,26 +94,6 @@ async def test_unmatched_requests_are_still_counted() -> None:
         text = (await c.get("/metrics")).text
     total = series(text)["seawall_http_server_requests_total"]
     assert total == {lbl(route="<unmatched>", method="GET", code="404"): 1.0}
-
-
-def test_route_filter_keeps_unlabelled_and_always_exported_samples() -> None:
-    """Samples without a route, with an ``always`` route, or with an exported pair pass."""
-
-    class Fixed(Collector):
-        def collect(self) -> Iterator[CounterMetricFamily]:
-            family = CounterMetricFamily("seawall_t", "t", labels=["route", "method"])
-            for route, method in (("/a", "GET"), ("/a", "POST"), ("", ""), ("/b", "GET")):
-                family.add_metric([route, method], 1)
-            yield family
-            plain = CounterMetricFamily("seawall_u", "u")
-            plain.add_metric([], 2)
-            yield plain
-
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(RouteFilter(Fixed(), lambda: {("/a", "GET")}))
-    s = series(generate_latest(registry).decode())
-    assert set(s["seawall_t_total"]) == {lbl(route="/a", method="GET"), lbl(route="", method="")}
-    assert s["seawall_u_total"] == {frozenset(): 2.0}
 
 
 # --- runtime metrics on a service ---------------------------------------------------------------

@@ -56,7 +56,7 @@ from seawall.load import CpuProbe
 from seawall.observe._debug import AdminGate, HeapTracker
 from seawall.observe._logging import SECRET_FIELDS, AccessLog, SlowRequestLog, configure_logging
 from seawall.observe._observer import RequestObserver
-from seawall.observe._telemetry import BuildInfoCollector, RouteFilter, RuntimeMonitor
+from seawall.observe._telemetry import BuildInfoCollector, RuntimeMonitor
 from seawall.observe._tracing import Tracing, otlp_exporter
 
 __all__ = ["Service"]
@@ -143,15 +143,14 @@ class Service:
         self.router: Router[dict[str, Endpoint]] = Router()
         self._static = self.router.static
         metrics_dir = os.environ.get(METRICS_DIR_ENV)
-        self.metrics = RequestMetrics(MetricsDir(metrics_dir) if metrics_dir else None)
+        self.metrics = RequestMetrics(
+            MetricsDir(metrics_dir) if metrics_dir else None, hidden=self.governor.quiet
+        )
         #: GC, event-loop lag, threads, tasks, CPU, memory, descriptors and limits, per worker.
         self.runtime = RuntimeMonitor(metrics_dir=metrics_dir)
         self.registry = CollectorRegistry(auto_describe=False)
-        # Routes with metrics off (BARE included) have no series at all.
-        self.registry.register(RouteFilter(self.metrics, self._exported_routes, always=(UNMATCHED,)))
-        self.registry.register(
-            RouteFilter(GovernanceCollector(self.governor.snapshot), self._exported_routes)
-        )
+        self.registry.register(self.metrics)
+        self.registry.register(GovernanceCollector(self.governor.snapshot))
         self.registry.register(self.runtime.collector)
         self.registry.register(BuildInfoCollector())
         #: Traces and request logs of the routes (``None``: neither configured, nothing per request).
@@ -351,9 +350,6 @@ class Service:
         self.observer = observer
         for target in self.governor.targets():
             target.guard.observer = observer
-
-    def _exported_routes(self) -> set[tuple[str, str]]:
-        return {(t.target, t.method) for t in self.governor.targets() if t.guard.chain.metrics}
 
     # -- lifecycle ------------------------------------------------------------------------------
 

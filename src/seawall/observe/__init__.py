@@ -55,7 +55,7 @@ from seawall.observe._observer import RequestObserver
 from seawall.observe._process import ProcessReader, ProcessSample, read_cgroup_memory_limit
 from seawall.observe._runtime import RuntimeCollector
 from seawall.observe._runtime_dir import GenerationSnapshot, RuntimeDir, RuntimeSnapshot
-from seawall.observe._telemetry import SERVER_ENV, BuildInfoCollector, RouteFilter, RuntimeMonitor
+from seawall.observe._telemetry import SERVER_ENV, BuildInfoCollector, RuntimeMonitor
 from seawall.observe._tracing import (
     ServerSpan,
     Tracing,
@@ -97,7 +97,6 @@ __all__ = [
     "Redactor",
     "RequestMetrics",
     "RequestObserver",
-    "RouteFilter",
     "RouteStats",
     "RuntimeCollector",
     "RuntimeDir",

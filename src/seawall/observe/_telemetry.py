@@ -1,5 +1,4 @@
-"""A service's standing telemetry: runtime metrics with their lifecycle, build info, and the
-filter that keeps routes which opted out of metrics out of ``/metrics``.
+"""A service's standing telemetry: runtime metrics with their lifecycle, and build info.
 
 :class:`RuntimeMonitor` is what a :class:`~seawall.http.Service` holds: it owns the
 :class:`~seawall.observe.GcMonitor`, the :class:`~seawall.observe.LoopLagSampler` and the
@@ -13,11 +12,11 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final, final
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from seawall._clock import MONOTONIC, Clock
@@ -26,7 +25,7 @@ from seawall.observe._loop_lag import LoopLagSampler
 from seawall.observe._runtime import RuntimeCollector
 from seawall.observe._runtime_dir import RuntimeDir
 
-__all__ = ["SERVER_ENV", "BuildInfoCollector", "RouteFilter", "RuntimeMonitor"]
+__all__ = ["SERVER_ENV", "BuildInfoCollector", "RuntimeMonitor"]
 
 #: Set by ``seawall run`` to the ASGI server it starts (``granian``, ``uvicorn``).
 SERVER_ENV: Final = "SEAWALL_ASGI_SERVER"
@@ -136,45 +135,3 @@ class BuildInfoCollector(Collector):
             version = __version__
         family.add_metric([version, self._python, _server()], 1)
         yield family
-
-
-@final
-class RouteFilter(Collector):
-    """Another collector's families without the series of routes that opted out of metrics.
-
-    A sample is kept when it has no ``route`` label, when its route is in ``always`` (service-
-    wide resources have route ``""``; unmatched requests have a fixed label), or when
-    ``exported()`` contains its ``(route, method)``. ``exported`` is called once per scrape, so a
-    rules change that turns a route's metrics off removes its series at the next scrape.
-
-    Args:
-        collector: the collector whose families are filtered.
-        exported: ``(route, method)`` pairs whose series are exported.
-        always: route label values always exported.
-    """
-
-    def __init__(
-        self,
-        collector: Collector,
-        exported: Callable[[], Collection[tuple[str, str]]],
-        *,
-        always: Collection[str] = ("",),
-    ) -> None:
-        self._collector = collector
-        self._exported = exported
-        self._always = frozenset(always)
-
-    def collect(self) -> Iterator[Metric]:
-        exported = self._exported()
-        always = self._always
-        for family in self._collector.collect():
-            kept = [
-                s
-                for s in family.samples
-                if (route := s.labels.get("route")) is None
-                or route in always
-                or (route, s.labels.get("method", "")) in exported
-            ]
-            if len(kept) != len(family.samples):
-                family.samples = kept
-            yield family
