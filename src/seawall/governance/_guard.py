@@ -78,18 +78,20 @@ class Observer(Protocol[C_contra]):
 
     :meth:`start` runs before admission, in the call's task, so that what it sets in the context
     (the current span, :data:`seawall.errors.TRACE_ID`) is seen by the checks, the work, the logs
-    and the error body; :meth:`end` runs in the same task once the answer is complete, with the
-    call's :class:`Outcome` (rejections included). A guard without an observer (the default)
-    pays one ``None`` test per call. BARE targets (no checks, deadline or metrics) are never
-    observed. An observer must not raise.
+    and the error body. If it returns a handle (anything but ``None``), :meth:`end` runs in the
+    same task once the answer is complete, with the handle and the call's :class:`Outcome`
+    (rejections included); ``None`` means "nothing to do at the end" (an unsampled request),
+    and costs nothing more. A guard without an observer (the default) pays one ``None`` test per
+    call. BARE targets (no checks, deadline or metrics) are never observed. An observer must not
+    raise.
     """
 
     def start(self, call: C_contra) -> Any:
-        """Begin observing ``call``; the returned handle is given back to :meth:`end`."""
+        """Begin observing ``call``; a handle other than ``None`` is given back to :meth:`end`."""
         ...
 
     def end(self, handle: Any, call: C_contra, outcome: Outcome) -> None:
-        """``call`` ended with ``outcome``."""
+        """``call``, whose :meth:`start` returned ``handle``, ended with ``outcome``."""
         ...
 
 
@@ -176,7 +178,7 @@ class Guard(Generic[C, R]):
             if chain.async_checks:
                 await admit_async(chain, call, exits, start)
         except Exception as exc:  # noqa: BLE001 - answered by _refused; the checks released what they took
-            if observer is not None:
+            if handle is not None:
                 return await self._refused_observed(call, exc, chain, observer, handle, start)
             result = await self._refused(call, exc)
             if chain.metrics:
@@ -222,18 +224,18 @@ class Guard(Generic[C, R]):
                 _deadline.reset(token)
             stats.in_flight -= 1
             end = now()
-            if exits or observer is not None:
+            if exits or handle is not None:
                 outcome = Outcome(status, kind, start, end, reason)
                 for ex in exits:
                     ex(outcome)
-                if observer is not None:
+                if handle is not None and observer is not None:
                     observer.end(handle, call, outcome)
             if chain.metrics:
                 stats.observe(status, end - start)
         return result
 
     async def _refused_observed(
-        self, call: C, exc: Exception, chain: Chain, observer: Observer[C], handle: Any, start: float
+        self, call: C, exc: Exception, chain: Chain, observer: Observer[C] | None, handle: Any, start: float
     ) -> R:
         """:meth:`_refused` for an observed call: the observer sees the refusal's outcome too."""
         kind: OutcomeKind = "rejected" if isinstance(exc, Rejected) else "error"
@@ -245,6 +247,7 @@ class Guard(Generic[C, R]):
             if chain.metrics:
                 self.stats.observe(status, self._now() - start)
         finally:
+            assert observer is not None  # a handle comes from one
             observer.end(handle, call, Outcome(status, kind, start, self._now(), reason))
         return result
 

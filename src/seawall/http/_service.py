@@ -256,7 +256,7 @@ class Service:
         ep.guard = self.governor.guard(
             method, path, ep, self.metrics.route(path, method), policy=policy, fallback=fallback
         )
-        ep.guard.observer = self.observer
+        ep.guard.observer = self.observer.installable if self.observer is not None else None
         methods[method] = ep
         self.routes_changed = True
 
@@ -348,8 +348,9 @@ class Service:
         if observer is not None and not observer.active:
             observer = None
         self.observer = observer
+        installed = observer.installable if observer is not None else None
         for target in self.governor.targets():
-            target.guard.observer = observer
+            target.guard.observer = installed
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -58,6 +58,7 @@ from seawall.observe._runtime_dir import GenerationSnapshot, RuntimeDir, Runtime
 from seawall.observe._telemetry import SERVER_ENV, BuildInfoCollector, RuntimeMonitor
 from seawall.observe._tracing import (
     ServerSpan,
+    TraceObserver,
     Tracing,
     TracingStatistics,
     incoming_trace_id,
@@ -105,6 +106,7 @@ __all__ = [
     "ServerSpan",
     "SlowRequestLog",
     "SlowRequestStatistics",
+    "TraceObserver",
     "Tracing",
     "TracingStatistics",
     "check_admin",

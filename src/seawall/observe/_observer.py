@@ -8,12 +8,12 @@ guards pay a ``None`` test per request. Nothing here changes an answer or a gove
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
-from typing import Any, Protocol, final
+from collections.abc import MutableMapping
+from typing import Any, Final, Protocol, final
 
 from seawall.governance import Outcome
 from seawall.observe._logging import AccessLog, SlowRequestLog
-from seawall.observe._tracing import ServerSpan, Tracing
+from seawall.observe._tracing import ServerSpan, TraceObserver, Tracing
 
 __all__ = ["RequestObserver"]
 
@@ -32,6 +32,17 @@ class _ServerCall(Protocol):
 
 
 @final
+class _Untraced:
+    """The handle of an untraced request whose end still matters (its logs)."""
+
+    __slots__ = ()
+    trace_id = None
+
+
+_UNTRACED: Final = _Untraced()
+
+
+@final
 class RequestObserver:
     """Traces, access-logs and slow-logs each request a guard runs (see the module docstring).
 
@@ -43,6 +54,7 @@ class RequestObserver:
     - ``slow``: a record on ``seawall.slow`` per request at or over the threshold.
 
     Records logged while a request runs carry its trace id (:data:`~seawall.observe.TRACE_ID`).
+    With tracing alone, :attr:`installable` is the cheaper :class:`~seawall.observe.TraceObserver`.
 
     Args:
         tracing: the :class:`Tracing` of the service, or ``None``.
@@ -52,10 +64,10 @@ class RequestObserver:
     Example::
 
         observer = RequestObserver(tracing=Tracing(service_name="orders"), slow=SlowRequestLog(threshold=0.5))
-        guard.observer = observer
+        guard.observer = observer.installable
     """
 
-    __slots__ = ("access", "slow", "tracing")
+    __slots__ = ("_trace", "access", "slow", "tracing")
 
     def __init__(
         self,
@@ -67,21 +79,27 @@ class RequestObserver:
         self.tracing = tracing
         self.access = access
         self.slow = slow
+        self._trace = tracing.observer() if tracing is not None else None
 
     @property
     def active(self) -> bool:
         """Whether it does anything (a service installs it only then)."""
         return self.tracing is not None or self.access is not None or self.slow is not None
 
-    def start(self, call: _ServerCall) -> ServerSpan | None:
-        tracing = self.tracing
-        if tracing is None:
-            return None
-        scope = call.scope
-        headers: Iterable[tuple[bytes, bytes]] = scope["headers"]
-        return tracing.start_request(call.target, scope["method"], headers)
+    @property
+    def installable(self) -> RequestObserver | TraceObserver:
+        """What to put on guards: this observer, or with tracing alone its :class:`TraceObserver`
+        (one call less per request)."""
+        if self._trace is not None and self.access is None and self.slow is None:
+            return self._trace
+        return self
 
-    def end(self, handle: ServerSpan | None, call: _ServerCall, outcome: Outcome) -> None:
+    def start(self, call: _ServerCall) -> ServerSpan | _Untraced:
+        trace = self._trace
+        handle = trace.start(call) if trace is not None else None
+        return handle if handle is not None else _UNTRACED
+
+    def end(self, handle: ServerSpan | _Untraced, call: _ServerCall, outcome: Outcome) -> None:
         # Logs first: the trace id is still current until the span ends.
         access, slow = self.access, self.slow
         if access is not None or slow is not None:
@@ -94,10 +112,10 @@ class RequestObserver:
                     method=call.method,
                     duration=duration,
                     status=outcome.status,
-                    trace_id=handle.trace_id if handle is not None else None,
+                    trace_id=handle.trace_id,
                 )
-        if handle is not None and self.tracing is not None:
-            self.tracing.end(handle, outcome.status, outcome.reason or None)
+        if isinstance(handle, ServerSpan) and self._trace is not None:
+            self._trace.end(handle, call, outcome)
 
     def __repr__(self) -> str:
         return f"RequestObserver(tracing={self.tracing!r}, access={self.access!r}, slow={self.slow!r})"

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Mapping, MutableMapping
 from contextvars import Token
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Protocol, final
+from typing import TYPE_CHECKING, Any, Final, Protocol, final
 
 from seawall.observe._logging import TRACE_ID
 
@@ -34,8 +34,11 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span
 
+    from seawall.governance import Outcome
+
 __all__ = [
     "ServerSpan",
+    "TraceObserver",
     "Tracing",
     "TracingStatistics",
     "incoming_trace_id",
@@ -378,6 +381,10 @@ class Tracing:
         """The handle's trace id (32 hex digits), or ``None`` for an unsampled request without one."""
         return handle.trace_id if handle is not None else None
 
+    def observer(self) -> TraceObserver:
+        """This tracing as a guard :class:`~seawall.governance.Observer` of server requests."""
+        return TraceObserver(self)
+
     def shutdown(self) -> None:
         """Flush and stop the exporter (at service shutdown)."""
         self._provider.shutdown()
@@ -388,6 +395,54 @@ class Tracing:
 
     def __repr__(self) -> str:
         return f"Tracing(sample_ratio={self._ratio!r}, sampled={self._sampled!r})"
+
+
+class _ServerCall(Protocol):
+    """The part of :class:`~seawall.http.Request` a :class:`TraceObserver` reads."""
+
+    @property
+    def scope(self) -> MutableMapping[str, Any]: ...
+
+    @property
+    def target(self) -> str: ...
+
+
+@final
+class TraceObserver:
+    """A :class:`Tracing` as the guard's :class:`~seawall.governance.Observer` of server requests.
+
+    :meth:`start` is :meth:`Tracing.start_request` for the call, with the decision for a request
+    without trace context made inline: such an unsampled request costs one call, one pass over
+    the header list and the ratio test, and the guard skips :meth:`end` (the handle is ``None``).
+    A :class:`~seawall.http.Service` installs it when tracing is configured without request logs
+    (bench/hotpath.py, row "tracing on, unsampled").
+    """
+
+    __slots__ = ("_random", "_ratio", "tracing")
+
+    def __init__(self, tracing: Tracing) -> None:
+        self.tracing = tracing
+        self._ratio = tracing._ratio
+        self._random = tracing._random
+
+    def start(self, call: _ServerCall) -> ServerSpan | None:
+        scope = call.scope
+        headers = scope["headers"]
+        name = _TRACEPARENT
+        for k, _ in headers:
+            if k == name:
+                return self.tracing._begin(call.target, scope["method"], headers, None, carry=True)
+        ratio = self._ratio
+        if ratio < 1.0 and not (ratio > 0.0 and self._random() < ratio):
+            self.tracing._unsampled += 1
+            return None
+        return self.tracing._start(call.target, scope["method"], (), None)
+
+    def end(self, handle: ServerSpan | None, call: _ServerCall, outcome: Outcome) -> None:
+        self.tracing.end(handle, outcome.status, outcome.reason or None)
+
+    def __repr__(self) -> str:
+        return f"TraceObserver({self.tracing!r})"
 
 
 def otlp_exporter(endpoint: str) -> SpanExporter:
