@@ -29,7 +29,8 @@ def exposition(*snaps: ResourceSnapshot) -> str:
 def test_fields_become_counters_gauges_and_labelled_modes() -> None:
     """Counts are counters, numbers and booleans gauges, text a 1-valued gauge labelled with it."""
     info = ResourceInfo("widget", "/x", "GET", "rate_limit")
-    text = exposition(ResourceSnapshot(info, FakeStats(admitted=3, tokens=1.5, overloaded=True, mode="redis")))
+    stats = FakeStats(admitted=3, tokens=1.5, overloaded=True, mode="redis")
+    text = exposition(ResourceSnapshot(info, stats))
     at = {"route": "/x", "method": "GET", "check": "rate_limit"}
     assert samples(text, "seawall_widget_admitted_total")[labels(**at)] == 3
     assert samples(text, "seawall_widget_tokens")[labels(**at)] == 1.5
