@@ -114,3 +114,42 @@ def test_transactions_do_not_nest() -> None:
     reg = Registry()
     with pytest.raises(RuntimeError, match="do not nest"), reg.transaction(), reg.transaction():
         pass
+
+
+async def test_failing_close_hook_is_logged_and_the_rest_still_close(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One resource failing to close does not keep the others open."""
+    reg, log = Registry(), []
+
+    def broken(thing: Thing) -> None:
+        raise OSError("socket already gone")
+
+    reg.obtain("bad", lambda: Thing(log, "bad"), close=broken)
+    obtain(reg, log, "good")
+    await reg.aclose()
+    assert log[-1] == "close good"
+    assert "closing a governance resource failed" in caplog.text
+
+
+def test_async_hook_without_a_running_loop_is_dropped_cleanly() -> None:
+    """Evicting outside an event loop (configured before serving) closes sync, skips async safely."""
+    reg, log = Registry(), []
+    obtain(reg, log, "a")
+    with reg.transaction(evict=True):
+        pass
+    assert "a" not in reg
+    assert log == ["build a"]  # the async close had no loop to run on; the coroutine was closed
+
+
+async def test_failing_async_hook_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """An async start hook that raises while the registry runs is logged, not lost silently."""
+    reg, log = Registry(), []
+    await reg.start()
+
+    async def explode(thing: Thing) -> None:
+        raise RuntimeError("cannot connect")
+
+    reg.obtain("x", lambda: Thing(log, "x"), start=explode)
+    await reg.aclose()
+    assert "lifecycle hook failed" in caplog.text

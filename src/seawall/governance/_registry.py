@@ -165,6 +165,11 @@ class Registry:
             if e.info is not None and hasattr(e.obj, "statistics")
         )
 
+    def get(self, key: Hashable) -> Any:
+        """The live resource registered under ``key``, or ``None``."""
+        entry = self._entries.get(key)
+        return None if entry is None else entry.obj
+
     def __len__(self) -> int:
         return len(self._entries)
 
