@@ -21,7 +21,7 @@ from seawall import Policy, RateLimitPolicy, Service
 from seawall.errors import TRACE_ID
 from seawall.governance import Outcome
 from seawall.http._config import SeawallConfig
-from seawall.observe import AccessLog, RequestObserver, SlowRequestLog, configure_logging
+from seawall.observe import AccessLog, RequestObserver, SlowRequestLog, TraceObserver, configure_logging
 from seawall.testing import MockClock
 
 Make = Callable[..., Any]
@@ -327,3 +327,57 @@ async def test_otlp_endpoint_exports_spans_over_http() -> None:
     ((path, body),) = received
     assert path == "/v1/traces"
     assert b"GET /x" in body
+
+
+# --- the guard's side of the protocol -----------------------------------------------------------
+
+
+class Recording:
+    """An observer that returns ``handle`` from start and records every call."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.calls: list[tuple[str, Any]] = []
+
+    def start(self, call: Any) -> Any:
+        self.calls.append(("start", call.target))
+        return self.handle
+
+    def end(self, handle: Any, call: Any, outcome: Outcome) -> None:
+        self.calls.append(("end", (handle, outcome.status, outcome.kind, outcome.reason)))
+
+
+@pytest.mark.parametrize("path", ["/orders/1", "/limited"])
+async def test_start_returning_none_skips_end(path: str) -> None:
+    """A ``None`` handle (an unsampled request) means the guard never calls ``end``."""
+    svc = traced_service(lambda **_: None)
+    observer = Recording(None)
+    for target in svc.governor.targets():
+        target.guard.observer = observer
+    async with client(svc) as c:
+        await c.get(path)
+        await c.get(path)
+    assert [name for name, _ in observer.calls] == ["start", "start"]
+
+
+async def test_end_gets_the_handle_and_the_rejections_outcome() -> None:
+    """A handle comes back to ``end`` with the outcome, a rejection's reason included."""
+    svc = traced_service(lambda **_: None)
+    observer = Recording("h")
+    for target in svc.governor.targets():
+        target.guard.observer = observer
+    async with client(svc) as c:
+        await c.get("/limited")
+        await c.get("/limited")
+    ends = [value for name, value in observer.calls if name == "end"]
+    assert ends == [("h", 200, "ok", ""), ("h", 429, "rejected", "RATE_LIMITED")]
+
+
+def test_tracing_alone_installs_the_trace_observer(make_tracing: Make) -> None:
+    """With tracing and no request logs the guards get the tracing's TraceObserver (one call
+    less per request); with logs they get the RequestObserver."""
+    svc = traced_service(make_tracing)
+    installed = {type(t.guard.observer) for t in svc.governor.targets()}
+    assert installed == {TraceObserver}
+    svc.set_observer(RequestObserver(tracing=make_tracing(), access=AccessLog(sample_rate=0.5)))
+    assert {type(t.guard.observer) for t in svc.governor.targets()} == {RequestObserver}
