@@ -2,12 +2,13 @@
 and factories.
 
 Each check adapts exactly one primitive to the chain and never re-implements it. Costs, cheapest
-first: concurrency 10, per-client concurrency 12, token bucket / window 20, warm-up 22, hotspot
-24; waiting checks: shedding 30, pacing 40, bulkhead 45, Redis 50.
+first: loop detection 5, concurrency 10, per-client concurrency 12, breaker 15, token bucket /
+window 20, warm-up 22, hotspot 24; waiting checks: shedding 30, pacing 40, bulkhead 45, Redis 50.
 """
 
 from __future__ import annotations
 
+from seawall.governance.checks._breaker import BREAKER, BreakerCheck, BreakerPolicy
 from seawall.governance.checks._bulkhead import BULKHEAD, BulkheadCheck, BulkheadPolicy
 from seawall.governance.checks._client_concurrency import (
     CLIENT_KEY,
@@ -17,6 +18,16 @@ from seawall.governance.checks._client_concurrency import (
 from seawall.governance.checks._concurrency import MAX_CONNS, ConcurrencyCheck
 from seawall.governance.checks._hotspot import HOTSPOTS, HotspotCheck, HotspotPolicy
 from seawall.governance.checks._limiter import LimiterCheck
+from seawall.governance.checks._loop import (
+    CALL_CHAIN_HEADER,
+    LOOP_DETECTION,
+    MAX_CHAIN,
+    Inbound,
+    LoopCheck,
+    LoopPolicy,
+    inbound,
+    parse_chain,
+)
 from seawall.governance.checks._pacing import PACING, PacingCheck, PacingPolicy
 from seawall.governance.checks._rate_limit import RATE_LIMIT, RateLimitPolicy
 from seawall.governance.checks._redis import RedisLimiterCheck
@@ -25,9 +36,13 @@ from seawall.governance.checks._warmup import WARMUP, WarmUpPolicy
 from seawall.governance.checks._window import WINDOW, WindowPolicy
 
 __all__ = [
+    "BREAKER",
     "BULKHEAD",
+    "CALL_CHAIN_HEADER",
     "CLIENT_KEY",
     "HOTSPOTS",
+    "LOOP_DETECTION",
+    "MAX_CHAIN",
     "MAX_CONNS",
     "MAX_CONNS_PER_CLIENT",
     "PACING",
@@ -35,13 +50,18 @@ __all__ = [
     "SHEDDING",
     "WARMUP",
     "WINDOW",
+    "BreakerCheck",
+    "BreakerPolicy",
     "BulkheadCheck",
     "BulkheadPolicy",
     "ClientConcurrencyCheck",
     "ConcurrencyCheck",
     "HotspotCheck",
     "HotspotPolicy",
+    "Inbound",
     "LimiterCheck",
+    "LoopCheck",
+    "LoopPolicy",
     "PacingCheck",
     "PacingPolicy",
     "RateLimitPolicy",
@@ -50,4 +70,6 @@ __all__ = [
     "SheddingPolicy",
     "WarmUpPolicy",
     "WindowPolicy",
+    "inbound",
+    "parse_chain",
 ]
