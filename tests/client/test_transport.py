@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from tests.client.support import A, B, Backend, dep, make_transport, status
 
 from seawall.deadline import DEADLINE_HEADER
 from seawall.errors import DeadlineExceeded
@@ -11,10 +12,11 @@ from seawall.governance import CALL_CHAIN_HEADER, TimeoutWheel
 from seawall.governance.checks._loop import _INBOUND, Inbound
 from seawall.http.client import Dependency, SeawallTransport
 from seawall.testing import MockClock
-from tests.client.support import A, B, Backend, dep, make_transport, status
 
 
-async def get(transport: SeawallTransport, url: str = "http://inventory/items/1", **kw: object) -> httpx.Response:
+async def get(
+    transport: SeawallTransport, url: str = "http://inventory/items/1", **kw: object
+) -> httpx.Response:
     async with httpx.AsyncClient(transport=transport) as client:
         return await client.get(url, **kw)  # type: ignore[arg-type]
 
@@ -53,7 +55,7 @@ async def test_unknown_host_passes_through(autojump_clock: MockClock) -> None:
 async def test_unknown_host_refused_without_passthrough(autojump_clock: MockClock) -> None:
     """With ``passthrough=False`` a host that names no dependency is a connection error."""
     transport = make_transport(Backend(), autojump_clock, dep(A), passthrough=False)
-    with pytest.raises(httpx.ConnectError, match="no dependency named 'example.com'"):
+    with pytest.raises(httpx.ConnectError, match=r"no dependency named 'example\.com'"):
         await get(transport, "http://example.com/x")
 
 
@@ -145,9 +147,10 @@ async def test_explicit_deadline_header_is_only_shortened(autojump_clock: MockCl
     transport = make_transport(backend, autojump_clock, dep(A, timeout=2.0, deadline_margin=0.0))
     await get(transport, headers={DEADLINE_HEADER: "700"})
     assert backend.requests[0].headers[DEADLINE_HEADER] == "700"
-    await get(make_transport(backend, autojump_clock, dep(A, timeout=0.5, deadline_margin=0.0)), headers={
-        DEADLINE_HEADER: "700"
-    })
+    await get(
+        make_transport(backend, autojump_clock, dep(A, timeout=0.5, deadline_margin=0.0)),
+        headers={DEADLINE_HEADER: "700"},
+    )
     assert backend.requests[1].headers[DEADLINE_HEADER] == "500"
 
 

@@ -159,7 +159,7 @@ class DependencyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
 
     def __post_init__(self) -> None:
         if self.instances and self.dns is not None:
-            raise ValueError("instances: give instances or dns, not both")
+            raise ValueError("instances must not be given with dns (give one of them)")
         if self.hash_key is not None:
             check_key_spec(self.hash_key, "hash_key")
             if self.hash_key.partition(":")[0] not in ("header", "query"):
@@ -187,7 +187,7 @@ def decode_dependency(name: str, data: Any, path: str = "$") -> DependencyConfig
     try:
         dep = msgspec.convert(fields, DependencyConfig, strict=False)
     except msgspec.ValidationError as exc:
-        message, where = _leaf(path, exc)
+        message, where = _leaf_field(path, exc)
         raise ConfigError(message, path=where) from None
     for i, address in enumerate(dep.instances):
         try:
@@ -210,8 +210,20 @@ def _decode_retries(data: Any, path: str) -> RetryPolicy | None:
     try:
         return msgspec.convert(dict(data), RetryPolicy, strict=False)
     except msgspec.ValidationError as exc:
-        message, where = _leaf(path, exc)
+        message, where = _leaf_field(path, exc)
         raise ConfigError(message, path=where) from None
+
+
+_NAMED: Final = re.compile(r"^([a-z_][a-z0-9_]*) must ")
+
+
+def _leaf_field(path: str, exc: msgspec.ValidationError) -> tuple[str, str]:
+    """``_leaf``, and the field a ``"<field> must ..."`` message from a nested ``__post_init__`` names."""
+    message, where = _leaf(path, exc)
+    named = _NAMED.match(message)
+    if named and not where.endswith(f".{named.group(1)}"):
+        where = f"{where}.{named.group(1)}"
+    return message, where
 
 
 # -- the file ------------------------------------------------------------------------------------
