@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -18,7 +19,7 @@ APPS = "tests.client.call_apps"
 
 
 async def load(
-    url: str, seconds: float, concurrency: int, kill_at: float, kill: object
+    url: str, seconds: float, concurrency: int, kill_at: float, kill: Callable[[], None]
 ) -> tuple[int, int, int]:
     """Drive ``url`` for ``seconds``; call ``kill()`` at ``kill_at``. Returns (calls, failures, in
     flight at the kill)."""
@@ -47,7 +48,7 @@ async def load(
             nonlocal at_kill
             await asyncio.sleep(max(0.0, kill_time - time.monotonic()))
             at_kill = in_flight
-            await asyncio.to_thread(kill)  # type: ignore[arg-type]
+            await asyncio.to_thread(kill)
 
         await asyncio.gather(killer(), *(worker() for _ in range(concurrency)))
     return calls, failures, at_kill
