@@ -154,6 +154,16 @@ async def test_explicit_deadline_header_is_only_shortened(autojump_clock: MockCl
     assert backend.requests[1].headers[DEADLINE_HEADER] == "500"
 
 
+async def test_header_names_are_case_insensitive(autojump_clock: MockClock) -> None:
+    """A deadline or chain header set with another case is still read as such."""
+    backend = Backend()
+    transport = make_transport(backend, autojump_clock, dep(A, timeout=2.0, deadline_margin=0.0))
+    await get(transport, headers={"X-Seawall-Deadline-Ms": "300", "X-Seawall-Call-Chain": "edge"})
+    sent = backend.requests[0].headers
+    assert sent[DEADLINE_HEADER] == "300"
+    assert sent[CALL_CHAIN_HEADER] == "edge,orders"
+
+
 async def test_deadline_shrinks_across_attempts(autojump_clock: MockClock) -> None:
     """A retry carries what is left of the call's deadline, not the whole timeout again."""
     backend = Backend()
@@ -223,3 +233,23 @@ def test_service_name_with_a_comma_is_refused() -> None:
     """The service name goes into a comma-separated header: commas and spaces are refused."""
     with pytest.raises(ValueError, match="service must be a name"):
         SeawallTransport(service="a,b")
+
+
+@pytest.mark.parametrize(
+    ("url", "scheme", "host", "port"),
+    [
+        ("http://inventory/items/1?x=2#f", "http", "10.0.0.1", 8001),
+        ("http://inventory/a%20b?q=%C3%BC", "http", "10.0.0.1", 80),
+        ("http://inventory/", "https", "Inventory.Local", 443),
+        ("http://inventory:9000/x", "https", "::1", 8443),
+    ],
+)
+def test_retarget_matches_copy_with(url: str, scheme: str, host: str, port: int) -> None:
+    """The fast URL rewrite gives exactly what ``URL.copy_with`` gives."""
+    from seawall.http.client._upstream import retarget
+
+    given = httpx.URL(url)
+    fast = retarget(given, scheme, host, port)
+    slow = given.copy_with(scheme=scheme, host=host, port=port)
+    assert fast == slow
+    assert (fast.raw_host, fast.port, fast.raw_path) == (slow.raw_host, slow.port, slow.raw_path)
