@@ -8,9 +8,10 @@ four scenarios in one run:
   breaker, retries within the budget, outlier ejection, deadlines, call chain). Time per request
   at 1 and at 8 requests in flight, in adjacent pairs of batches; the figure is the median of the
   pairs' ratios. Floor: <= 1.10x plain.
-- **balancing**: three instances, one 50 ms slower; calls at a fixed rate (open loop, well below
-  what this client process can send, so latencies are the servers' and not the client's queue)
-  through the transport with p2c-EWMA and with round robin. Floor: p99 with p2c at least 5x lower.
+- **balancing**: three instances, one 50 ms slower; 2 calls in flight (few enough that latencies
+  are the servers' and not this client's own queue, which would inflate the fast instances' EWMA
+  on a busy machine) through the transport with p2c-EWMA and with round robin. Floor: p99 with
+  p2c at least 5x lower.
 - **failing dependency**: a dependency answering 500 to everything, called at a fixed rate for
   10 s by seawall (default retries and breaker), by seawall without its breaker (the retry budget
   alone), and by ``tenacity`` with 3 attempts, each on its own server, at the same time. Figure:
@@ -69,24 +70,20 @@ FAILING_FLOOR: Final = 1.2  # issue 9: requests reaching a 100%-failing dependen
 BREAKER_FLOOR_NS: Final = 400.0  # issue 9 (bench/breaker.py): allow + record
 HELLO: Final = {"message": "hello"}
 APPS: Final = "bench.apps.client_backend"
+BALANCE_IN_FLIGHT: Final = 2
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     rounds: int  # overhead: pairs of batches (plain, seawall), order alternating
     requests: int  # requests per batch
-    balance_s: float  # seconds of calls per balancer
-    balance_rate: float  # calls per second
+    balance_requests: int  # calls per balancer (BALANCE_IN_FLIGHT at a time)
     failing_s: float  # seconds of calls to the failing dependency
     failing_rate: float  # calls per second to it
 
 
-QUICK: Final = Settings(
-    rounds=12, requests=200, balance_s=5.0, balance_rate=300.0, failing_s=10.0, failing_rate=100.0
-)
-FULL: Final = Settings(
-    rounds=40, requests=400, balance_s=15.0, balance_rate=300.0, failing_s=10.0, failing_rate=100.0
-)
+QUICK: Final = Settings(rounds=12, requests=200, balance_requests=3000, failing_s=10.0, failing_rate=100.0)
+FULL: Final = Settings(rounds=40, requests=400, balance_requests=12000, failing_s=10.0, failing_rate=100.0)
 
 
 def _limits() -> httpx.Limits:
@@ -130,29 +127,61 @@ async def overhead(port: int, settings: Settings) -> dict[str, Any]:
     }
     out: dict[str, Any] = {}
     for in_flight in (1, 8):
-        per_request: dict[str, list[float]] = {name: [] for name in clients}
+        wall: dict[str, list[float]] = {name: [] for name in clients}
+        cpu: dict[str, list[float]] = {name: [] for name in clients}
         for client, url in clients.values():  # warm-up: connections, p2c, caches
             await _drive(lambda c=client, u=url: c.get(u), 200, in_flight)  # type: ignore[misc]
         for r in range(settings.rounds):
             order = list(clients) if r % 2 == 0 else list(reversed(clients))
             for name in order:
                 client, url = clients[name]
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 await _drive(lambda c=client, u=url: c.get(u), settings.requests, in_flight)  # type: ignore[misc]
-                per_request[name].append((time.perf_counter() - start) / settings.requests)
-        ratios = [s / p for p, s in zip(per_request["plain"], per_request["seawall"], strict=True)]
-        medians = {name: statistics.median(v) for name, v in per_request.items()}
+                cpu[name].append((time.process_time() - start_cpu) / settings.requests)
+                wall[name].append((time.perf_counter() - start) / settings.requests)
+        ratios = [s / p for p, s in zip(wall["plain"], wall["seawall"], strict=True)]
         note(f"  overhead c={in_flight}: pair ratios " + " ".join(f"{x:.3f}" for x in ratios))
+        medians = {name: statistics.median(v) for name, v in wall.items()}
+        cpus = {name: statistics.median(v) for name, v in cpu.items()}
         out[f"c{in_flight}"] = {
             "plain_us": round(medians["plain"] * 1e6, 1),
             "seawall_us": round(medians["seawall"] * 1e6, 1),
             "added_us": round((medians["seawall"] - medians["plain"]) * 1e6, 1),
             "ratio": round(statistics.median(ratios), 3),
             "pair_ratios": [round(x, 3) for x in ratios],
+            "client_cpu_plain_us": round(cpus["plain"] * 1e6, 1),
+            "client_cpu_seawall_us": round(cpus["seawall"] * 1e6, 1),
         }
+    out["in_process"] = await _in_process(settings)
     await plain.aclose()
     await seawall.aclose()
     return out
+
+
+async def _in_process(settings: Settings) -> dict[str, float]:
+    """The transport's own cost without a network: both clients on ``httpx.MockTransport``."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b'{"message":"hello"}')
+
+    mock = httpx.MockTransport(answer)
+    dependency = Dependency(name="hello", instances=["127.0.0.1:8000"])
+    clients = {
+        "plain": (httpx.AsyncClient(transport=mock), "http://127.0.0.1:8000/hello"),
+        "seawall": (
+            httpx.AsyncClient(transport=SeawallTransport(dependency, service="bench", inner=mock)),
+            "http://hello/hello",
+        ),
+    }
+    times: dict[str, list[float]] = {name: [] for name in clients}
+    for r in range(settings.rounds):
+        for name in list(clients) if r % 2 == 0 else list(reversed(clients)):
+            client, url = clients[name]
+            start = time.perf_counter()
+            await _drive(lambda c=client, u=url: c.get(u), 1000, 1)  # type: ignore[misc]
+            times[name].append((time.perf_counter() - start) / 1000)
+    plain, seawall = (statistics.median(times[n]) for n in ("plain", "seawall"))
+    return {"plain_us": round(plain * 1e6, 1), "seawall_us": round(seawall * 1e6, 1)}
 
 
 # -- balancing ---------------------------------------------------------------------------------------
@@ -167,18 +196,12 @@ async def balancing(ports: list[int], slow_port: int, settings: Settings) -> dic
     out: dict[str, Any] = {}
     for balancer in ("p2c", "round_robin"):
         client = _seawall("backend", ports, balancer=balancer)
-        latencies: list[float] = []
-
-        async def call(c: httpx.AsyncClient = client, into: list[float] = latencies) -> None:
-            start = time.perf_counter()
-            response = await c.get("http://backend/hello")
-            into.append(time.perf_counter() - start)
-            if response.status_code != 200:
-                raise HarnessError(f"unexpected status {response.status_code}")
-
-        await _at_rate(call, 1.0, settings.balance_rate)  # warm-up: connections, EWMAs
-        latencies.clear()
-        await _at_rate(call, settings.balance_s, settings.balance_rate)
+        await _drive(lambda c=client: c.get("http://backend/hello"), 200, BALANCE_IN_FLIGHT)  # type: ignore[misc]
+        latencies = await _drive(
+            lambda c=client: c.get("http://backend/hello"),  # type: ignore[misc]
+            settings.balance_requests,
+            BALANCE_IN_FLIGHT,
+        )
         transport = client._transport
         assert isinstance(transport, SeawallTransport)
         picks = {
@@ -195,7 +218,6 @@ async def balancing(ports: list[int], slow_port: int, settings: Settings) -> dic
         note(f"  {balancer}: p99 {out[balancer]['p99_ms']} ms, slow share {out[balancer]['slow_share']}")
         await client.aclose()
     out["p99_ratio"] = round(out["round_robin"]["p99_ms"] / out["p2c"]["p99_ms"], 2)
-    out["rate"], out["seconds"] = settings.balance_rate, settings.balance_s
     return out
 
 
@@ -307,9 +329,16 @@ def report(results: dict[str, Any]) -> dict[str, Any]:
             ]
         )
     print_table(["", "plain httpx", "seawall", "added", "ratio", f"<= {OVERHEAD_FLOOR}x"], rows)
+    c1, c8, ip = (results["overhead"][k] for k in ("c1", "c8", "in_process"))
+    print(
+        f"client CPU per request: {c1['client_cpu_plain_us']:.0f} -> {c1['client_cpu_seawall_us']:.0f} us "
+        f"(1 in flight), {c8['client_cpu_plain_us']:.0f} -> {c8['client_cpu_seawall_us']:.0f} us (8); "
+        f"in-process on httpx.MockTransport: {ip['plain_us']:.0f} -> {ip['seawall_us']:.0f} us "
+        f"(+{ip['seawall_us'] - ip['plain_us']:.0f} us, the transport's own cost)"
+    )
     print()
     b = results["balancing"]
-    print(f"3 instances, one +50 ms, {b['rate']:.0f} calls/s for {b['seconds']:.0f} s")
+    print(f"3 instances, one +50 ms, {BALANCE_IN_FLIGHT} calls in flight")
     print_table(
         ["balancer", "mean", "p50", "p99", "to the slow one"],
         [
@@ -424,8 +453,8 @@ def main(argv: list[str] | None = None) -> int:
             "settings": {
                 "rounds": settings.rounds,
                 "requests": settings.requests,
-                "balance_s": settings.balance_s,
-                "balance_rate": settings.balance_rate,
+                "balance_requests": settings.balance_requests,
+                "balance_in_flight": BALANCE_IN_FLIGHT,
                 "failing_s": settings.failing_s,
                 "failing_rate": settings.failing_rate,
             },
