@@ -522,3 +522,17 @@ def test_seeded_random_gives_the_same_picks() -> None:
         return [r.url.port for r in backend.requests]
 
     assert asyncio.run(run(3)) == asyncio.run(run(3))
+
+
+async def test_timed_out_call_leaves_no_pending_cancellation(autojump_clock: MockClock) -> None:
+    """When the call's and the attempt's deadlines expire together, the caller's task is left with
+    no cancellation request (asyncio.timeout and TaskGroups in the caller keep working)."""
+    backend = Backend()
+    backend.set(A, slow(autojump_clock, 5.0))
+    transport = make_transport(backend, autojump_clock, dep(A, timeout=0.5))
+    task = asyncio.current_task()
+    assert task is not None
+    with pytest.raises(DeadlineExceeded):
+        await call(transport)
+    assert task.cancelling() == 0
+    await asyncio.sleep(0)  # and no CancelledError is still on its way

@@ -404,11 +404,18 @@ class Upstream:
         )
         call.keyed = keyed
         stats = self.stats
+        task = asyncio.current_task()
+        cancelling = task.cancelling() if task is not None else 0
         try:
             result = await self._call_guard.run(call)
         except asyncio.CancelledError:
             stats.outcome("cancelled", 0)
             raise
+        # The call's and the attempt's deadlines (and the caller's) often end in the same tick:
+        # each expired watch cancels the task, one CancelledError arrives and one guard uncancels.
+        # Take back the others, so that asyncio.timeout() and TaskGroups of the caller still work.
+        while task is not None and task.cancelling() > cancelling:
+            task.uncancel()
         if isinstance(result, Failed):
             stats.outcome(call.outcome, 0)
             raise result.error
