@@ -137,3 +137,55 @@ def test_fixtures_come_from_the_entry_point(pytestconfig: pytest.Config) -> None
     plugin = pytestconfig.pluginmanager.get_plugin("seawall")
     assert plugin is not None
     assert plugin.__name__ == "seawall.testing"
+
+
+async def test_autojump_waits_for_real_idleness() -> None:
+    """A task that yields many times before it sleeps is not overtaken: time jumps only when all wait."""
+    clock = MockClock(autojump=True)
+    woke: list[tuple[str, float]] = []
+
+    async def long_sleeper() -> None:
+        await clock.sleep(10)
+        woke.append(("long", clock.now()))
+
+    async def busy_then_short() -> None:
+        for _ in range(50):  # busy for many loop turns before it sleeps (the old heuristic gave up at 8)
+            await asyncio.sleep(0)
+        await clock.sleep(1)
+        woke.append(("short", clock.now()))
+
+    await asyncio.gather(long_sleeper(), busy_then_short())
+    assert woke == [("short", 1.0), ("long", 10.0)]
+
+
+async def test_timeout_wheel_fires_on_the_mock_clock_without_ticking() -> None:
+    """A deadline watched by the wheel fires when the mock clock passes it; no manual tick() needed."""
+    from seawall.governance import TimeoutWheel
+
+    clock = MockClock(autojump=True)
+    wheel = TimeoutWheel(clock=clock)
+    started = clock.now()
+
+    async def hang() -> None:
+        wheel.watch(2.0)
+        await asyncio.Event().wait()
+
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.ensure_future(hang())
+    assert 2.0 <= clock.now() - started <= 2.0 + 0.005 + 1e-9
+
+
+async def test_timeout_wheel_moves_on_across_float_boundaries() -> None:
+    """Ticks whose boundary rounds below itself (0.015 // 0.005 == 2.0) still advance the wheel."""
+    from seawall.governance import TimeoutWheel
+
+    clock = MockClock(autojump=True)
+    wheel = TimeoutWheel(clock=clock, resolution=0.005)
+
+    async def hang() -> None:
+        wheel.watch(0.5)
+        await asyncio.Event().wait()
+
+    with pytest.raises(asyncio.CancelledError):  # a stuck ticker would spin forever instead
+        await asyncio.wait_for(asyncio.ensure_future(hang()), timeout=5.0)
+    assert wheel.watched == 0

@@ -11,7 +11,7 @@ import asyncio
 import heapq
 import itertools
 from collections.abc import Iterator
-from typing import final
+from typing import Final, final
 
 __all__ = ["MockClock", "autojump_clock", "mock_clock"]
 
@@ -80,11 +80,11 @@ class MockClock:
         await fut
 
     async def _autojump_when_idle(self) -> None:
-        # One jumper at a time: it lets every runnable task run (so woken sleepers can go back to
-        # sleep, possibly earlier than the others), then advances to the earliest wake-up only.
+        # One jumper at a time: it waits until nothing else can run (so woken sleepers can go back
+        # to sleep, possibly earlier than the others), then advances to the earliest wake-up only.
+        loop = asyncio.get_running_loop()
         while self._autojump:
-            for _ in range(8):
-                await asyncio.sleep(0)
+            await _until_idle(loop)
             while self._sleepers and self._sleepers[0][2].done():
                 heapq.heappop(self._sleepers)
             if not self._sleepers:
@@ -94,6 +94,27 @@ class MockClock:
 
     def __repr__(self) -> str:
         return f"MockClock(now={self._now!r}, autojump={self._autojump!r})"
+
+
+#: Yields after which a loop without an inspectable ready queue (not CPython's) counts as idle.
+_FALLBACK_YIELDS: Final = 64
+#: Yields after which a loop that never goes idle (tasks that only ever yield) counts as idle.
+_MAX_YIELDS: Final = 100_000
+
+
+async def _until_idle(loop: asyncio.AbstractEventLoop) -> None:
+    """Return once no other callback is ready to run on ``loop``.
+
+    CPython's event loops keep runnable callbacks in ``loop._ready``: when this task resumes and
+    that queue is empty, every other task is blocked (on a future, a clock sleep, I/O or a thread).
+    Other loops fall back to a fixed number of yields. I/O and threads are not waited for: a test
+    that mixes them with ``autojump`` may see time move while they work.
+    """
+    ready = getattr(loop, "_ready", None)
+    for _ in range(_FALLBACK_YIELDS if ready is None else _MAX_YIELDS):
+        await asyncio.sleep(0)
+        if ready is not None and not ready:
+            return
 
 
 def _mock_clock() -> Iterator[MockClock]:

@@ -231,3 +231,36 @@ async def test_rejected_request_never_reads_the_body(mock_clock: MockClock) -> N
     assert await call() == (200, 1)
     assert await call() == (429, 0)
     assert bodies == [{"a": 1}]
+
+
+async def test_shedding_without_a_probe_starts_and_stops_the_process_probe() -> None:
+    """With no probe given, the first shedding route builds this process's CPU probe; it samples
+    while the service runs and stops with it (a registry resource, not a leaked thread)."""
+    from seawall.load import ProcessCpuProbe
+
+    svc = Service("own-probe")
+    svc.get("/x", policy=Policy(shedding=SheddingPolicy()))(lambda: None)
+    probe = svc.governor.registry.get(("cpu_probe",))
+    assert isinstance(probe, ProcessCpuProbe)
+    assert not probe.running
+    await svc.startup()
+    try:
+        assert probe.running
+    finally:
+        await svc.shutdown()
+    assert not probe.running
+
+
+async def test_an_injected_process_probe_is_started_with_the_service() -> None:
+    """A ProcessCpuProbe given to the service is started and stopped by it too."""
+    from seawall.load import ProcessCpuProbe
+
+    probe = ProcessCpuProbe(interval=0.05)
+    svc = Service("given-probe", cpu_probe=probe)
+    svc.get("/x", policy=Policy(shedding=SheddingPolicy()))(lambda: None)
+    await svc.startup()
+    try:
+        assert probe.running
+    finally:
+        await svc.shutdown()
+    assert not probe.running

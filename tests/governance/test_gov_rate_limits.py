@@ -302,3 +302,22 @@ def test_unknown_key_function_fails_at_compile() -> None:
             return {"ok": True}
 
     assert info.value.path == '$.routes["GET /t"].rate_limit.key'
+
+
+async def test_hotspot_keys_on_the_converted_value_and_invalid_values_spend_nothing() -> None:
+    """``/items/1`` is limited however spelled; non-canonical or invalid ids are 400, spending nothing."""
+    svc = Service("hot-canonical")
+
+    @svc.get(
+        "/items/{item_id}", policy=Policy(hotspots=(HotspotPolicy(key="path:item_id", rate=1, burst=1),))
+    )
+    async def item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    async with client(svc) as c:
+        codes = [(await c.get(f"/items/{raw}")).status_code for raw in ("abc", "1.0", "1e0", "01", "1", "2")]
+        again = await c.get("/items/1")
+    assert codes == [400, 400, 400, 400, 200, 200]
+    assert again.status_code == 429
+    stats = check(endpoint(svc, "/items/{item_id}"), "hotspot:path:item_id").limiter.statistics()
+    assert (stats.admitted, stats.rejected) == (2, 1)

@@ -145,3 +145,20 @@ async def test_document_is_rebuilt_after_adding_a_route(asgi_client: Client) -> 
         second = (await client.get("/openapi.json")).json()
     assert set(first["paths"]) == {"/a"}
     assert set(second["paths"]) == {"/a", "/b"}
+
+
+def test_catch_all_placeholder_is_a_plain_openapi_template() -> None:
+    """``/files/{rest:path}`` is written ``/files/{rest}`` (OpenAPI templates have no converters)."""
+    import json
+
+    from seawall.http._openapi import openapi_document
+
+    svc = Service("files")
+
+    @svc.get("/files/{rest:path}")
+    async def files(rest: str) -> dict[str, str]:
+        return {"rest": rest}
+
+    paths = json.loads(openapi_document(svc))["paths"]
+    assert "/files/{rest}" in paths
+    assert paths["/files/{rest}"]["get"]["parameters"][0]["name"] == "rest"

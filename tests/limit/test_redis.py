@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import math
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,19 +30,32 @@ from tests.servers import RedisServer, ServerProcess, start_redis
 
 
 class FakeRedis:
-    """Just enough of ``redis.asyncio.Redis`` for the limiter, with switchable failures."""
+    """Just enough of ``redis.asyncio.Redis`` (and its connection pool) for the limiter, with
+    switchable failures."""
 
     def __init__(self, clock: Any = MONOTONIC) -> None:
         self.clock = clock
-        self.down = False  # every call raises ConnectionError
+        self.down = False  # every call raises ConnectionError (and new connections are refused)
         self.hang = False  # every call waits forever
         self.noscript = False  # the next EVALSHA answers NOSCRIPT
         self.probe_failures = 0  # SCRIPT LOADs that fail before the server "comes back"
+        self.connect_delay = 0.0  # seconds (of real time) opening a new connection takes
+        self.stalls = 0  # calls during which this process's event loop freezes (see FakeConnection)
+        self.stall_seconds = 0.06
         self.reply: list[Any] = [1, b"0", b"0"]
         self.calls: list[tuple[str, str]] = []
+        self.arguments: list[tuple[Any, ...]] = []
         self.probes: list[float] = []
+        self.connection_pool = FakePool(self)
 
     async def _fail_if_broken(self) -> None:
+        if self.stalls:
+            # The event loop freezes right after the command went out (a GC pause, CPU throttling)
+            # and Redis answers 1 ms later, during the freeze: the reply is there when the loop
+            # resumes, but the decision's timer, long overdue, fires in the same iteration.
+            self.stalls -= 1
+            asyncio.get_running_loop().call_soon(time.sleep, self.stall_seconds)
+            await asyncio.sleep(0.001)
         if self.hang:
             await asyncio.Event().wait()
         if self.down:
@@ -49,6 +63,7 @@ class FakeRedis:
 
     async def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> list[Any]:
         self.calls.append(("evalsha", keys_and_args[0]))
+        self.arguments.append(keys_and_args)
         await self._fail_if_broken()
         if self.noscript:
             self.noscript = False
@@ -69,6 +84,58 @@ class FakeRedis:
         return "sha"
 
 
+class FakeConnection:
+    """One pooled connection: runs the command it was sent on the fake when its reply is read."""
+
+    def __init__(self, fake: FakeRedis) -> None:
+        self.fake = fake
+        self.command: tuple[Any, ...] = ()
+        self.disconnects = 0
+
+    async def send_command(self, *command: Any) -> None:
+        self.command = command
+
+    async def read_response(self) -> Any:
+        name, *args = self.command
+        if name == "EVALSHA":
+            return await self.fake.evalsha(*args)
+        if name == "EVAL":
+            return await self.fake.eval(*args)
+        assert (name, args[0]) == ("SCRIPT", "LOAD")
+        return await self.fake.script_load(args[1])
+
+    async def disconnect(self, nowait: bool = False) -> None:
+        self.disconnects += 1
+
+
+class FakePool:
+    """A connection pool: reuses idle connections, opens new ones (taking ``connect_delay``)."""
+
+    def __init__(self, fake: FakeRedis) -> None:
+        self.fake = fake
+        self.idle: list[FakeConnection] = []
+        self.in_use: list[FakeConnection] = []
+        self.opened = 0
+        self.attempts = 0
+
+    async def get_connection(self) -> FakeConnection:
+        self.attempts += 1
+        if self.idle:
+            connection = self.idle.pop()
+        else:
+            await asyncio.sleep(self.fake.connect_delay)
+            if self.fake.down:
+                raise RedisConnectionError("Connection refused")
+            connection = FakeConnection(self.fake)
+            self.opened += 1
+        self.in_use.append(connection)
+        return connection
+
+    async def release(self, connection: FakeConnection) -> None:
+        self.in_use.remove(connection)
+        self.idle.append(connection)
+
+
 def _bucket(client: Any, **kwargs: Any) -> RedisTokenBucket:
     options: dict[str, Any] = {"key": "k", "rate": 10, "burst": 10}
     options.update(kwargs)
@@ -87,6 +154,8 @@ def _bucket(client: Any, **kwargs: Any) -> RedisTokenBucket:
         ({"key": ""}, "key must not be empty"),
         ({"replicas": 0}, "replicas must be >= 1"),
         ({"timeout": 0}, "timeout must be > 0 and finite"),
+        ({"connect_timeout": 0}, "connect_timeout must be > 0 and finite"),
+        ({"connect_timeout": math.inf}, "connect_timeout must be > 0 and finite"),
         ({"probe_interval": 0}, "probe_interval must be > 0 and finite"),
         ({"probe_interval": 2, "probe_max_interval": 1}, "probe_max_interval must be >= probe_interval"),
     ],
@@ -165,7 +234,7 @@ async def test_local_mode_does_not_call_redis() -> None:
     bucket = _bucket(fake, clock=MockClock())
     for _ in range(5):
         await bucket.try_acquire()
-    assert len(fake.calls) == 1
+    assert fake.connection_pool.attempts == 1
     assert bucket.statistics().local_decisions == 5
     await bucket.aclose()
 
@@ -220,6 +289,149 @@ async def test_n_must_be_positive() -> None:
     """try_acquire rejects n < 1 rather than minting tokens."""
     with pytest.raises(ValueError, match="n must be >= 1"):
         await _bucket(FakeRedis()).try_acquire(0)
+
+
+async def test_connection_setup_is_not_charged_to_the_timeout() -> None:
+    """Opening a connection slower than ``timeout`` (a connect storm) is not a Redis failure."""
+    fake = FakeRedis()
+    fake.connect_delay = 0.05
+    bucket = _bucket(fake, timeout=0.01, connect_timeout=1.0, clock=MockClock())
+    assert await bucket.try_acquire()
+    stats = bucket.statistics()
+    assert (stats.mode, stats.remote_decisions, stats.fallbacks) == ("redis", 1, 0)
+
+
+async def test_connection_setup_is_bounded_by_connect_timeout() -> None:
+    """A connection that cannot be had within ``connect_timeout`` falls back, counted as a timeout."""
+    fake = FakeRedis()
+    fake.connect_delay = 10.0
+    bucket = _bucket(fake, timeout=0.01, connect_timeout=0.02, clock=MockClock())
+    assert await asyncio.wait_for(bucket.try_acquire(), 1.0)
+    stats = bucket.statistics()
+    assert (stats.mode, stats.timeouts, stats.fallbacks) == ("local", 1, 1)
+    await bucket.aclose()
+
+
+async def test_connection_cut_off_mid_command_is_closed() -> None:
+    """A round trip abandoned at ``timeout`` closes its connection before it returns to the pool."""
+    fake = FakeRedis()
+    fake.hang = True
+    bucket = _bucket(fake, timeout=0.01, clock=MockClock())
+    await bucket.try_acquire()
+    [connection] = fake.connection_pool.idle
+    assert connection.disconnects == 1
+    assert fake.connection_pool.in_use == []
+    await bucket.aclose()
+
+
+async def test_error_reply_keeps_the_connection() -> None:
+    """NOSCRIPT is an answer, not a broken connection: EVAL reuses it, nothing is closed."""
+    fake = FakeRedis()
+    fake.noscript = True
+    bucket = _bucket(fake)
+    assert await bucket.try_acquire()
+    assert fake.connection_pool.opened == 1
+    assert fake.connection_pool.idle[0].disconnects == 0
+
+
+async def test_event_loop_stall_is_asked_again_not_an_outage() -> None:
+    """A timeout that fired long after its deadline (our loop was frozen) is asked again in Redis."""
+    fake = FakeRedis()
+    fake.stalls = 1
+    bucket = _bucket(fake, timeout=0.02, clock=MockClock())
+    assert await bucket.try_acquire()
+    stats = bucket.statistics()
+    assert (stats.mode, stats.stalls, stats.timeouts, stats.fallbacks) == ("redis", 1, 0, 0)
+    assert (stats.remote_decisions, stats.local_decisions) == (1, 0)
+    assert fake.calls == [("evalsha", "k"), ("evalsha", "k")]
+
+
+async def test_stall_on_the_second_attempt_falls_back() -> None:
+    """Stalled twice in a row, the decision is made locally and the limiter falls back."""
+    fake = FakeRedis()
+    fake.stalls = 2
+    bucket = _bucket(fake, timeout=0.02, clock=MockClock())
+    assert await bucket.try_acquire()
+    stats = bucket.statistics()
+    assert (stats.mode, stats.stalls, stats.timeouts, stats.fallbacks) == ("local", 1, 1, 1)
+    await bucket.aclose()
+
+
+async def test_window_asks_again_with_the_same_member() -> None:
+    """The window limiter's second attempt re-sends the same member, so if the first was applied
+    in Redis the second replaces it rather than counting twice."""
+    fake = FakeRedis()
+    fake.stalls = 1
+    window = RedisWindowLimiter(client=fake, key="w", limit=5, window=1.0, timeout=0.02, clock=MockClock())
+    assert await window.try_acquire()
+    first, second = fake.arguments
+    assert first == second
+    assert await window.try_acquire()
+    assert fake.arguments[2] != first  # a new decision has a new member
+
+
+async def test_prepare_opens_connections_and_loads_the_script() -> None:
+    """prepare() opens the asked number of distinct connections, returns them idle, loads the script."""
+    fake = FakeRedis()
+    bucket = _bucket(fake)
+    assert await bucket.prepare(connections=3) is True
+    pool = fake.connection_pool
+    assert (pool.opened, len(pool.idle), pool.in_use) == (3, 3, [])
+    assert len(fake.probes) == 1  # one SCRIPT LOAD
+    assert await asyncio.gather(*(bucket.try_acquire() for _ in range(3))) == [True] * 3
+    assert pool.opened == 3  # the first decisions found connections open
+
+
+async def test_prepare_falls_back_when_redis_is_down() -> None:
+    """prepare() never raises for Redis failures: it falls back, starts probing and returns False."""
+    fake = FakeRedis()
+    fake.down = True
+    bucket = _bucket(fake, clock=MockClock())
+    assert await bucket.prepare() is False
+    stats = bucket.statistics()
+    assert (stats.mode, stats.fallbacks, stats.errors) == ("local", 1, 1)
+    assert any(t.get_name().startswith("seawall-redis-probe") for t in asyncio.all_tasks())
+    assert fake.connection_pool.in_use == []
+    await bucket.aclose()
+
+
+async def test_prepare_gives_up_after_connect_timeout() -> None:
+    """A Redis that does not answer makes prepare() return False after ``connect_timeout``."""
+    fake = FakeRedis()
+    fake.hang = True
+    bucket = _bucket(fake, connect_timeout=0.02, clock=MockClock())
+    assert await asyncio.wait_for(bucket.prepare(), 1.0) is False
+    stats = bucket.statistics()
+    assert (stats.mode, stats.timeouts, stats.errors, stats.fallbacks) == ("local", 1, 0, 1)
+    await bucket.aclose()
+
+
+async def test_prepare_checks_its_argument() -> None:
+    """prepare(connections=0) is a ValueError."""
+    with pytest.raises(ValueError, match="connections must be >= 1"):
+        await _bucket(FakeRedis()).prepare(connections=0)
+
+
+def test_client_without_a_pool_is_refused() -> None:
+    """A client without a connection pool (e.g. a cluster client) is refused at construction."""
+    with pytest.raises(TypeError, match="connection pool"):
+        RedisTokenBucket(client=object(), key="k", rate=1, burst=1)  # type: ignore[arg-type]
+
+
+async def test_old_redis_py_pool_gets_a_command_name() -> None:
+    """redis-py < 5.3 requires ``get_connection(command_name)``; it is given one."""
+    fake = FakeRedis()
+    names: list[str] = []
+    pool = fake.connection_pool
+    plain = pool.get_connection
+
+    async def get_connection(command_name: str, *keys: Any, **options: Any) -> FakeConnection:
+        names.append(command_name)
+        return await plain()
+
+    pool.get_connection = get_connection  # type: ignore[method-assign]
+    assert await _bucket(fake).try_acquire()
+    assert names == ["EVALSHA"]
 
 
 async def _advance(clock: MockClock, seconds: float, step: float = 0.125) -> None:
@@ -441,6 +653,47 @@ async def test_one_round_trip_per_decision(
 
 
 @pytest.mark.integration
+async def test_real_prepare_warms_connections_and_the_script(
+    client: aredis.Redis, redis_server: RedisServer
+) -> None:
+    """prepare() opens the connections and caches the script: the first decision is one EVALSHA."""
+    bucket = RedisTokenBucket(client=client, key="warm", rate=100, burst=10)
+    assert await bucket.prepare(connections=4) is True
+    clients = dict(
+        line.split(":", 1) for line in redis_server.call("INFO", "clients").splitlines() if ":" in line
+    )
+    assert int(clients["connected_clients"]) == 4 + 1  # and the connection asking INFO
+    assert await client.script_exists(_sha1_of_bucket()) == [True]
+    redis_server.call("CONFIG", "RESETSTAT")
+    assert await bucket.try_acquire()
+    top_level = set(_commandstats(redis_server)) - _SCRIPT_COMMANDS - {"config|resetstat", "info"}
+    assert top_level == {"evalsha"}
+
+
+@pytest.mark.integration
+async def test_real_prepare_reports_a_missing_redis(redis_server: RedisServer) -> None:
+    """With Redis stopped, prepare() returns False at once and the limiter decides locally."""
+    redis_server.stop(kill=True)
+    client = aredis.Redis(host=redis_server.host, port=redis_server.port, retry=Retry(NoBackoff(), 0))
+    bucket = RedisTokenBucket(
+        client=client, key="warm", rate=100, burst=10, probe_interval=10, probe_max_interval=10
+    )
+    try:
+        assert await asyncio.wait_for(bucket.prepare(), 2.0) is False
+        assert bucket.mode == "local"
+        assert await bucket.try_acquire()
+    finally:
+        await bucket.aclose()
+        await client.aclose()
+
+
+def _sha1_of_bucket() -> str:
+    from seawall.limit._redis import _BUCKET_LUA, _sha1
+
+    return _sha1(_BUCKET_LUA)
+
+
+@pytest.mark.integration
 async def test_script_flush_is_survived(client: aredis.Redis) -> None:
     """After SCRIPT FLUSH (as after a restart) the next decision reloads the script, no fallback."""
     bucket = RedisTokenBucket(client=client, key="tb", rate=10, burst=5)
@@ -502,3 +755,16 @@ async def test_redis_killed_mid_run(kind: str, client: aredis.Redis, redis_serve
     assert after.remote_decisions > remote_before
     assert slowest < 0.5  # bounded by the 50 ms timeout (plus event-loop noise), never a hang
     await limiter.aclose()
+
+
+async def test_each_decision_carries_its_own_retry_after(client: aredis.Redis) -> None:
+    """Two refusals with different waits do not read each other's Retry-After (a shared field raced)."""
+    slow = RedisTokenBucket(client=client, key="rd:slow", rate=0.5, burst=1)
+    fast = RedisTokenBucket(client=client, key="rd:fast", rate=100, burst=1)
+    assert (await slow.decide()).admitted
+    assert (await fast.decide()).admitted
+    refused_slow, refused_fast = await slow.decide(), await fast.decide()
+    assert not refused_slow.admitted
+    assert not refused_fast.admitted
+    assert refused_slow.retry_after > 1.0
+    assert 0 < refused_fast.retry_after < 0.05

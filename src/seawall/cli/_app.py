@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
 import typer
 
+from seawall.cli._run import DEFAULT_BACKLOG, DEFAULT_HEADER_TIMEOUT
 from seawall.errors import ConfigError
 
 app = typer.Typer(
@@ -41,33 +43,93 @@ def run(
     grace_period: Annotated[
         float | None, typer.Option(help="Seconds in-flight requests get to finish after that.")
     ] = None,
+    backlog: Annotated[
+        int | None,
+        typer.Option(help=f"Pending connections per socket [config server.backlog, {DEFAULT_BACKLOG}]."),
+    ] = None,
+    backpressure: Annotated[
+        int | None,
+        typer.Option(
+            help="Open connections per worker, idle ones included (granian) "
+            "[config server.backpressure, backlog/workers]."
+        ),
+    ] = None,
+    header_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds a connection gets to send a request head, and may idle between requests "
+            f"(granian) [config server.header_timeout, {DEFAULT_HEADER_TIMEOUT:g}]."
+        ),
+    ] = None,
+    reuse_port: Annotated[
+        bool | None,
+        typer.Option(
+            "--reuse-port/--no-reuse-port",
+            help="Share the port with servers already listening on it (SO_REUSEPORT) instead of "
+            "refusing to start [config server.reuse_port, off].",
+        ),
+    ] = None,
+    http: Annotated[
+        str | None,
+        typer.Option(
+            help="1: HTTP/1.1 only (default); auto: also h2c, but then connections that never send "
+            "a byte are not closed by --header-timeout [config server.http]."
+        ),
+    ] = None,
 ) -> None:
     """Serve a seawall Service (or any ASGI app) with granian or uvicorn."""
-    from seawall.cli._run import RunOptions, serve
-    from seawall.http._config import CONFIG_ENV, load_config
+    from seawall.cli._run import RunOptions, check_options, check_target, resolve_bind, serve
+    from seawall.http._config import CONFIG_ENV, find_config, load_config
 
-    if config is not None:
-        os.environ[CONFIG_ENV] = str(config.resolve())
+    found = find_config(config)
+    # Workers load exactly this file (or, with "", environment overrides only).
+    os.environ[CONFIG_ENV] = str(found.resolve()) if found is not None else ""
     try:
-        cfg = load_config(config)
+        cfg = load_config(found)
     except ConfigError as exc:
-        typer.secho(f"invalid configuration: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
+        _fail(f"invalid configuration: {exc}")
     s = cfg.server
-    chosen = server or s.server
-    if chosen not in ("granian", "uvicorn"):
-        typer.secho(f"--server must be granian or uvicorn, not {chosen!r}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2)
-    options = RunOptions(
-        target=target,
-        host=host or s.host,
-        port=port if port is not None else s.port,
-        workers=workers or s.workers,
-        server=chosen,
-        drain_delay=drain_delay if drain_delay is not None else s.drain_delay,
-        grace_period=grace_period if grace_period is not None else s.grace_period,
-    )
-    raise typer.Exit(serve(options))
+    flags: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "server": server,
+        "drain_delay": drain_delay,
+        "grace_period": grace_period,
+        "backlog": backlog,
+        "backpressure": backpressure,
+        "header_timeout": header_timeout,
+        "reuse_port": reuse_port,
+        "http": http,
+    }
+    merged: dict[str, Any] = {
+        name: value if value is not None else getattr(s, name) for name, value in flags.items()
+    }
+    options = RunOptions(target=target, **merged)
+    names = {
+        name: f"--{name.replace('_', '-')}" if value is not None else f"server.{name}"
+        for name, value in flags.items()
+    }
+    try:
+        check_options(options, names)
+    except ValueError as exc:
+        _fail(str(exc))
+    try:
+        check_target(target, cfg)  # the whole configuration against the service, before any worker
+    except ConfigError as exc:
+        _fail(f"invalid configuration: {exc}")
+    except ImportError as exc:
+        _fail(f"cannot load {target}: {exc}")
+    try:
+        ip = resolve_bind(options.host, options.port, reuse_port=options.reuse_port)
+    except (ValueError, OSError) as exc:
+        _fail(str(exc))
+    raise typer.Exit(serve(replace(options, host=ip)))
+
+
+def _fail(message: str) -> NoReturn:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
 
 
 @app.command()

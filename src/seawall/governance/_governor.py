@@ -207,9 +207,17 @@ class Governor:
 
     # -- resources ------------------------------------------------------------------------------
 
+    def quiet(self) -> frozenset[tuple[str, str]]:
+        """``(target, method)`` of every target whose policy says ``metrics: false``."""
+        return frozenset((t.target, t.method) for t in self._targets if not t.guard.chain.metrics)
+
     def snapshot(self) -> tuple[ResourceSnapshot, ...]:
-        """Every governance resource's ``statistics()``."""
-        return self.registry.snapshot()
+        """Every governance resource's ``statistics()``, except those of ``metrics: false`` targets."""
+        quiet = self.quiet()
+        snaps = self.registry.snapshot()
+        if not quiet:
+            return snaps
+        return tuple(s for s in snaps if (s.info.target, s.info.method) not in quiet)
 
     async def start(self) -> None:
         await self.registry.start()

@@ -24,7 +24,7 @@ from typing import Any, TypeVar, final
 __all__ = ["Registry", "ResourceInfo", "ResourceSnapshot"]
 
 T = TypeVar("T")
-Hook = Callable[[], Awaitable[None] | None]
+Hook = Callable[[Any], Awaitable[None] | None]
 
 logger = logging.getLogger("seawall.governance")
 
@@ -105,8 +105,8 @@ class Registry:
         build: Callable[[], T],
         *,
         info: ResourceInfo | None = None,
-        start: Hook | None = None,
-        close: Hook | None = None,
+        start: Callable[[T], Awaitable[None] | None] | None = None,
+        close: Callable[[T], Awaitable[None] | None] | None = None,
     ) -> T:
         """The resource registered under ``key``, built (and, while running, started) if new.
 
@@ -114,8 +114,9 @@ class Registry:
             key: identifies the resource; equal keys share one object.
             build: makes the resource; called at most once per key and transaction.
             info: how the resource is listed in :meth:`snapshot` (``None``: not listed).
-            start: called (awaited if async) when the service starts, or at once if it runs.
-            close: called when the resource is evicted or the registry closes.
+            start: ``start(resource)``, called (awaited if async) when the service starts, or as
+                soon as the resource goes live if it already runs.
+            close: ``close(resource)``, called when the resource is evicted or the registry closes.
         """
         tx = self._tx
         if tx is None:
@@ -144,7 +145,7 @@ class Registry:
         except BaseException:
             self._tx = None
             for entry in tx.staged.values():
-                self._run(entry.close)
+                self._run(entry.close, entry.obj)
             raise
         self._tx = None
         for key, entry in tx.staged.items():
@@ -153,7 +154,8 @@ class Registry:
                 self._start(entry)
         if evict:
             for key in [k for k in self._entries if k not in tx.touched]:
-                self._run(self._entries.pop(key).close)
+                entry = self._entries.pop(key)
+                self._run(entry.close, entry.obj)
 
     def snapshot(self) -> tuple[ResourceSnapshot, ...]:
         """Every listed resource with its current ``statistics()``."""
@@ -162,6 +164,11 @@ class Registry:
             for e in self._entries.values()
             if e.info is not None and hasattr(e.obj, "statistics")
         )
+
+    def get(self, key: Hashable) -> Any:
+        """The live resource registered under ``key``, or ``None``."""
+        entry = self._entries.get(key)
+        return None if entry is None else entry.obj
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -175,7 +182,7 @@ class Registry:
         for entry in list(self._entries.values()):
             if not entry.started and entry.start is not None:
                 entry.started = True
-                result = entry.start()
+                result = entry.start(entry.obj)
                 if inspect.isawaitable(result):
                     await result
 
@@ -186,7 +193,7 @@ class Registry:
         for entry in entries:
             if entry.close is not None:
                 try:
-                    result = entry.close()
+                    result = entry.close(entry.obj)
                     if inspect.isawaitable(result):
                         await result
                 except Exception:
@@ -197,13 +204,13 @@ class Registry:
     def _start(self, entry: _Entry) -> None:
         if not entry.started and entry.start is not None:
             entry.started = True
-            self._run(entry.start)
+            self._run(entry.start, entry.obj)
 
-    def _run(self, hook: Hook | None) -> None:
+    def _run(self, hook: Hook | None, obj: Any) -> None:
         """Run a lifecycle hook now; an async one as a task of the running loop, if any."""
         if hook is None:
             return
-        result = hook()
+        result = hook(obj)
         if not inspect.isawaitable(result):
             return
         try:

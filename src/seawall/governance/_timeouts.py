@@ -91,14 +91,21 @@ class TimeoutWheel:
     async def _run(self) -> None:
         try:
             while self._buckets:
-                await self._clock.sleep(self._resolution)
-                self.tick()
+                # Sleep to the next tick's boundary (not a fixed step from now): a ticker that
+                # first runs after the clock moved on (a mock clock's jump) ticks at once. The due
+                # tick is processed even if float rounding puts ``now // resolution`` just below
+                # it, so the loop always moves forward.
+                due = self._last + 1
+                await self._clock.sleep(due * self._resolution - self._clock.now())
+                self._advance(max(due, int(self._clock.now() // self._resolution)))
         finally:
             self._ticker = None
 
     def tick(self) -> int:
         """Cancel every watched task whose deadline has passed; returns how many were cancelled."""
-        now_tick = int(self._clock.now() // self._resolution)
+        return self._advance(int(self._clock.now() // self._resolution))
+
+    def _advance(self, now_tick: int) -> int:
         cancelled = 0
         buckets = self._buckets
         if now_tick - self._last <= len(buckets):

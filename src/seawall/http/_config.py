@@ -75,11 +75,21 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
 
     # Constraints as msgspec Meta so that an error names the field itself ($.server.port).
     host: str = "127.0.0.1"
-    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
     workers: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 1
     server: Literal["granian", "uvicorn"] = "granian"
     drain_delay: _Seconds = 2.0
     grace_period: _Seconds = 30.0
+    #: Pending connections per listening socket.
+    backlog: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 4096
+    #: Open connections per worker, idle ones included (granian); ``None``: backlog / workers.
+    backpressure: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] | None = None
+    #: Seconds a connection gets to send a request head, and may idle between requests (granian).
+    header_timeout: Annotated[float, msgspec.Meta(ge=0.001, le=3600)] = 10.0
+    #: Share the port with servers already listening on it (SO_REUSEPORT) instead of refusing.
+    reuse_port: bool = False
+    #: ``"1"``: HTTP/1.1 only; ``"auto"``: also h2c (then silent connections are never closed).
+    http: Literal["1", "auto"] = "1"
 
 
 # -- dependencies: the services this one calls ------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any, Final, final
 
 from seawall.errors import HTTPError, Rejected
 from seawall.governance import Guard
-from seawall.http._params import ParamSpec, _convert, compile_params
+from seawall.http._params import ParamSpec, compile_params, compile_path_converters
 from seawall.http._policy import MAX_BODY
 from seawall.http._request import Converter, Request
 from seawall.http._response import JSON_HEADER, encode_result
@@ -35,14 +35,6 @@ async def send_error(send: Callable[[Any], Any], exc: HTTPError, head: bool = Fa
     await send({"type": _START, "status": exc.status, "headers": headers})
     await send({"type": _BODY, "body": b"" if head else body})
     return exc.status
-
-
-def _path_converters(specs: list[ParamSpec]) -> Mapping[str, Converter]:
-    out: dict[str, Converter] = {}
-    for s in specs:
-        if s.source == "path" and s.annotation not in (str, Any):
-            out[s.key] = functools.partial(_convert, tp=s.annotation, field=f"path.{s.key}")
-    return out
 
 
 @final
@@ -85,7 +77,9 @@ class Endpoint:
         _, names = parse_template(route)
         self.params: list[ParamSpec]
         self.params, self.builder = compile_params(fn, set(names))
-        self.converters = _path_converters(self.params)
+        # Path values converted (strictly) before admission, so hotspot keys are canonical and
+        # an invalid value is refused before it spends any budget.
+        self.converters: Mapping[str, Converter] = compile_path_converters(fn, names)
         self.guard: Guard[Request, int]
 
     @property

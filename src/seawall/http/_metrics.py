@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Final, final
 
@@ -109,7 +109,14 @@ class RequestMetrics(Collector):
     ``seawall_http_server_in_flight{route,method}``.
     """
 
-    def __init__(self, shared_dir: MetricsDir | None = None) -> None:
+    def __init__(
+        self,
+        shared_dir: MetricsDir | None = None,
+        *,
+        hidden: Callable[[], Collection[tuple[str, str]]] | None = None,
+    ) -> None:
+        """``hidden()`` names the ``(route, method)`` pairs to leave out (``metrics: false`` routes)."""
+        self._hidden = hidden
         self._routes: dict[tuple[str, str], RouteStats] = {}
         self.shared_dir = shared_dir
 
@@ -186,7 +193,10 @@ class RequestMetrics(Collector):
         in_flight = GaugeMetricFamily(
             "seawall_http_server_in_flight", "Requests being handled now.", labels=labels
         )
+        hidden = self._hidden() if self._hidden is not None else ()
         for r in self._merged():
+            if (r.route, r.method) in hidden:
+                continue
             for code, n in sorted(r.codes.items()):
                 requests.add_metric([r.route, r.method, str(code)], n)
             cumulative = 0

@@ -148,7 +148,7 @@ class SeawallMiddleware:
         )
         for key_name, fn in (key_functions or {}).items():
             self.governor.key_function(key_name, fn)
-        self.metrics = RequestMetrics()
+        self.metrics = RequestMetrics(hidden=self.governor.quiet)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.metrics)
         self.registry.register(GovernanceCollector(self.governor.snapshot))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from typing import TYPE_CHECKING, Any, get_type_hints
 
 import msgspec
@@ -18,6 +19,7 @@ __all__ = ["BUILTIN_PATHS", "openapi_document"]
 
 BUILTIN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
 _REF = "#/components/schemas/{name}"
+_PATH_CONVERTER = re.compile(r"\{(\w+):path\}")
 _ERRORS = {
     "400": "Invalid input (malformed body, wrong field type)",
     "413": "Body too large",
@@ -78,7 +80,8 @@ def openapi_document(service: Service) -> bytes:
                 "description": description,
                 "content": {"application/json": {"schema": {"$ref": _REF.format(name="ErrorBody")}}},
             }
-        paths.setdefault(ep.route, {})[ep.method.lower()] = op
+        # OpenAPI templates have no converters: ``{rest:path}`` is ``{rest}`` there.
+        paths.setdefault(_PATH_CONVERTER.sub(r"{\1}", ep.route), {})[ep.method.lower()] = op
 
     schemas, components = msgspec.json.schema_components(types, ref_template=_REF)
     for target, key, index in slots:

@@ -13,7 +13,13 @@ from urllib.parse import parse_qsl
 from seawall.deadline import parse_header as parse_deadline
 from seawall.errors import PayloadTooLarge
 
-__all__ = ["Request", "read_body"]
+__all__ = ["MAX_JSON_DEPTH", "Request", "read_body"]
+
+#: Default deepest nesting of arrays/objects accepted in a JSON body (``Request.max_json_depth``).
+#: serde_json's default recursion limit (serde_json/src/de.rs, ``remaining_depth: 128``): deep
+#: enough for any real document, shallow enough that nothing decoding or walking the value runs
+#: out of Python stack.
+MAX_JSON_DEPTH: Final = 128
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -68,6 +74,9 @@ class Request:
     Handlers receive it by declaring a parameter annotated ``Request``; key functions
     (``Service.key_function``) and fallbacks receive it too. Headers and query are parsed on
     first access only.
+
+    ``max_body`` (bytes) and ``max_json_depth`` (levels of arrays/objects) bound what a JSON body
+    parameter will read and decode: 413 ``BODY_TOO_LARGE`` and 400 ``MALFORMED_BODY`` past them.
     """
 
     __slots__ = (
@@ -77,6 +86,7 @@ class Request:
         "_query",
         "converters",
         "max_body",
+        "max_json_depth",
         "params",
         "receive",
         "route",
@@ -94,6 +104,7 @@ class Request:
         converters: Mapping[str, Converter] = _NO_CONVERTERS,
         *,
         max_body: int = 1 << 20,
+        max_json_depth: int = MAX_JSON_DEPTH,
     ) -> None:
         # Positional on the server's hot path (a keyword call cost ~0.1 µs more per request).
         self.scope = scope
@@ -103,6 +114,7 @@ class Request:
         self.route = route
         self.max_body = max_body
         self.converters = converters
+        self.max_json_depth = max_json_depth
         self._headers: dict[str, str] | None = None
         self._query: dict[str, str] | None = None
         self._body: bytes | None = None

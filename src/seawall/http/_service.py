@@ -128,7 +128,9 @@ class Service:
         self.router: Router[dict[str, Endpoint]] = Router()
         self._static = self.router.static
         metrics_dir = os.environ.get(METRICS_DIR_ENV)
-        self.metrics = RequestMetrics(MetricsDir(metrics_dir) if metrics_dir else None)
+        self.metrics = RequestMetrics(
+            MetricsDir(metrics_dir) if metrics_dir else None, hidden=self.governor.quiet
+        )
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.metrics)
         self.registry.register(GovernanceCollector(self.governor.snapshot))

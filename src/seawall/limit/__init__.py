@@ -44,6 +44,7 @@ __all__ = [
     "NoopLimiter",
     "NoopLimiterStatistics",
     "RateLimiter",
+    "RedisDecision",
     "RedisLimiterStatistics",
     "RedisTokenBucket",
     "RedisWindowLimiter",
@@ -56,9 +57,16 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from seawall.limit._redis import RedisLimiterStatistics, RedisTokenBucket, RedisWindowLimiter
+    from seawall.limit._redis import (
+        RedisDecision,
+        RedisLimiterStatistics,
+        RedisTokenBucket,
+        RedisWindowLimiter,
+    )
 
-_REDIS_NAMES = frozenset({"RedisLimiterStatistics", "RedisTokenBucket", "RedisWindowLimiter"})
+_REDIS_NAMES = frozenset(
+    {"RedisDecision", "RedisLimiterStatistics", "RedisTokenBucket", "RedisWindowLimiter"}
+)
 
 
 def __getattr__(name: str) -> Any:

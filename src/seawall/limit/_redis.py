@@ -7,13 +7,29 @@ flushed server) the script is sent once with ``EVAL``, which also caches it agai
 
 When Redis fails, or answers more slowly than ``timeout`` (50 ms by default), the limiter switches
 at once to a local limiter that holds this replica's share of the limit (``rate / replicas``),
-so callers never see a Redis exception and never wait longer than ``timeout``. One background
+so callers never see a Redis exception and never wait on Redis much longer than ``timeout``
+per round trip (see below for connection setup and stalls). One background
 task per limiter then probes Redis (``SCRIPT LOAD``, which also re-caches the script) with
 exponential backoff, sleeping on the injected clock, and switches back when it answers in time.
 ``statistics()`` reports the mode and counts the fallbacks so metrics can export them.
 
 A decision that timed out may still have been applied in Redis (the tokens are spent there but
 the caller was decided locally); the error is bounded by one decision per timeout.
+
+``timeout`` bounds the round trip only. Taking a connection from the client's pool, which opens
+one when none is idle (a cold start, a burst wider than any before, after Redis restarted), is
+bounded separately by ``connect_timeout`` (1 s by default): a connect storm on a healthy Redis
+must not pass for an outage, which would send every replica to its local share at once. Call
+:meth:`prepare` at startup, before the service reports ready, to open connections and load the
+script while nobody waits on them.
+
+A timeout is only evidence against Redis if the timer fired on time. When it fires more than
+half a ``timeout`` late, this process's own event loop was frozen (a GC pause, CPU throttling
+under a container limit, a long synchronous handler) and Redis most likely answered meanwhile:
+the decision is asked again once (counted in ``stalls``) instead of sending the limiter to its
+local fallback. The window limiter re-sends the same member, so a first attempt that was applied
+in Redis is replaced rather than counted twice; the token bucket may take a token twice (the
+error is on the safe side).
 
 Give the limiters a client without retries of its own, e.g.
 ``redis.asyncio.Redis(..., retry=Retry(NoBackoff(), 0))``: redis-py >= 6 retries connection
@@ -25,22 +41,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
+import inspect
 import math
 import secrets
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal, cast, final
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from seawall._clock import MONOTONIC, Clock
 from seawall.limit._base import RateLimiter
 from seawall.limit._sliding_window import SlidingWindow
 from seawall.limit._token_bucket import TokenBucket
 
-__all__ = ["RedisLimiterStatistics", "RedisTokenBucket", "RedisWindowLimiter"]
+__all__ = ["RedisDecision", "RedisLimiterStatistics", "RedisTokenBucket", "RedisWindowLimiter"]
 
 # What a failing Redis (or the network to it) raises through redis-py's asyncio client.
 _REDIS_FAILURES: Final = (RedisError, OSError, EOFError, TimeoutError)
@@ -116,8 +135,39 @@ return {0, count, tostring(wait)}
 """
 
 
+class _LoopStalled(TimeoutError):
+    """A round trip timed out only because this process's event loop ran late (CPU starved,
+    throttled, paused by GC or by a long synchronous handler): the timer fired well after its
+    deadline, by which time Redis had most likely answered. Not evidence of a Redis outage."""
+
+
 def _sha1(script: str) -> str:
     return hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
+
+
+def _connection_getter(client: Redis) -> Callable[[], Awaitable[Any]]:
+    """``client``'s pool's ``get_connection``, called as each redis-py version wants it."""
+    try:
+        get_connection = client.connection_pool.get_connection
+    except AttributeError:
+        raise TypeError("client must be a redis.asyncio.Redis with a connection pool") from None
+    with contextlib.suppress(TypeError, ValueError):
+        command_name = inspect.signature(get_connection).parameters.get("command_name")
+        if command_name is not None and command_name.default is inspect.Parameter.empty:
+            return functools.partial(get_connection, "EVALSHA")  # redis-py < 5.3 requires it
+    return cast(Callable[[], Awaitable[Any]], get_connection)  # >= 5.3 warns when given one
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class RedisDecision:
+    """One decision of a Redis limiter: admitted, or how many seconds until a retry may be."""
+
+    admitted: bool
+    retry_after: float
+
+
+_ADMITTED: Final = RedisDecision(admitted=True, retry_after=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +190,9 @@ class RedisLimiterStatistics:
     recoveries: int
     #: Redis calls abandoned because they took longer than ``timeout``.
     timeouts: int
+    #: Decisions whose timeout fired more than half a ``timeout`` late because this process's
+    #: event loop was stalled; each was asked again once instead of falling back.
+    stalls: int
     #: Redis calls that failed with an error (connection refused, reset, script error...).
     errors: int
     #: Probes of Redis that failed while in fallback mode.
@@ -155,9 +208,11 @@ class _RedisLimiter:
         "_client",
         "_clock",
         "_closed",
+        "_connect_timeout",
         "_errors",
         "_failed_probes",
         "_fallbacks",
+        "_get_connection",
         "_key",
         "_last_retry_after",
         "_local",
@@ -173,6 +228,7 @@ class _RedisLimiter:
         "_replicas",
         "_script",
         "_sha",
+        "_stalls",
         "_timeout",
         "_timeouts",
     )
@@ -185,6 +241,7 @@ class _RedisLimiter:
         script: str,
         replicas: int,
         timeout: float,
+        connect_timeout: float,
         clock: Clock,
         probe_interval: float,
         probe_max_interval: float,
@@ -195,16 +252,20 @@ class _RedisLimiter:
             raise ValueError("replicas must be >= 1")
         if not timeout > 0 or math.isinf(timeout):
             raise ValueError("timeout must be > 0 and finite")
+        if not connect_timeout > 0 or math.isinf(connect_timeout):
+            raise ValueError("connect_timeout must be > 0 and finite")
         if not probe_interval > 0 or math.isinf(probe_interval):
             raise ValueError("probe_interval must be > 0 and finite")
         if not probe_max_interval >= probe_interval or math.isinf(probe_max_interval):
             raise ValueError("probe_max_interval must be >= probe_interval and finite")
         self._client = client
+        self._get_connection = _connection_getter(client)
         self._key = key
         self._script = script
         self._sha = _sha1(script)
         self._replicas = replicas
         self._timeout = float(timeout)
+        self._connect_timeout = float(connect_timeout)
         self._clock = clock
         self._probe_interval = float(probe_interval)
         self._probe_max_interval = float(probe_max_interval)
@@ -222,6 +283,7 @@ class _RedisLimiter:
         self._fallbacks = 0
         self._recoveries = 0
         self._timeouts = 0
+        self._stalls = 0
         self._errors = 0
         self._failed_probes = 0
 
@@ -249,7 +311,14 @@ class _RedisLimiter:
         return self._mode
 
     async def try_acquire(self, n: int = 1, *, key_suffix: str = "") -> bool:
+        """Admit ``n`` units now or refuse (see :meth:`decide`, which also says how long to wait)."""
+        return (await self.decide(n, key_suffix=key_suffix)).admitted
+
+    async def decide(self, n: int = 1, *, key_suffix: str = "") -> RedisDecision:
         """Admit ``n`` units now or refuse, in one Redis round trip (or locally during an outage).
+
+        The decision carries its own ``retry_after``, so concurrent callers never read each
+        other's (as :meth:`retry_after` can).
 
         Args:
             n: units to take (>= 1); more than the limit's capacity is always refused.
@@ -264,9 +333,14 @@ class _RedisLimiter:
             return self._record(admitted=False, wait=math.inf)
         if self._mode == "redis":
             full_key = f"{self._key}:{key_suffix}" if key_suffix else self._key
+            args = self._args(n)
             try:
-                async with asyncio.timeout(self._timeout):
-                    reply = await self._evalsha(full_key, self._args(n))
+                try:
+                    reply = await self._evalsha(full_key, args)
+                except _LoopStalled:
+                    # Our event loop, not Redis, was late: ask again now that it runs.
+                    self._stalls += 1
+                    reply = await self._evalsha(full_key, args)
             except TimeoutError:
                 self._timeouts += 1
                 self._fall_back()
@@ -284,20 +358,51 @@ class _RedisLimiter:
 
     async def _evalsha(self, key: str, args: tuple[str | int | float, ...]) -> list[Any]:
         try:
-            reply = await self._client.evalsha(self._sha, 1, key, *args)
+            reply = await self._call("EVALSHA", self._sha, 1, key, *args)
         except NoScriptError:
             # EVAL caches the script, so the next decision is a single EVALSHA again.
-            reply = await self._client.eval(self._script, 1, key, *args)
+            reply = await self._call("EVAL", self._script, 1, key, *args)
         return cast(list[Any], reply)
 
-    def _record(self, *, admitted: bool, wait: float) -> bool:
+    async def _call(self, *command: str | int | float) -> Any:
+        """One command on a pooled connection: getting the connection (which may open one) is
+        bounded by ``connect_timeout``, the round trip alone by ``timeout``.
+
+        Raises ``TimeoutError`` (:class:`_LoopStalled` when the timer fired more than half a
+        ``timeout`` late) or one of ``_REDIS_FAILURES``; an error reply (``NOSCRIPT``) is raised
+        as its ``ResponseError`` and leaves the connection usable.
+        """
+        async with asyncio.timeout(self._connect_timeout):
+            connection = await self._get_connection()
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self._timeout) as deadline:
+                await connection.send_command(*command)
+                return await connection.read_response()
+        except ResponseError:
+            raise
+        except TimeoutError:
+            await connection.disconnect(nowait=True)
+            deadline_at = deadline.when()
+            if deadline_at is not None and loop.time() - deadline_at > self._timeout / 2:
+                raise _LoopStalled from None
+            raise
+        except BaseException:
+            # Cut off mid-command (timeout, cancellation, I/O error): a late reply would be read
+            # by the next user of this connection, so it must not go back to the pool open.
+            await connection.disconnect(nowait=True)
+            raise
+        finally:
+            await self._client.connection_pool.release(connection)
+
+    def _record(self, *, admitted: bool, wait: float) -> RedisDecision:
         if admitted:
             self._admitted += 1
             self._last_retry_after = 0.0
-        else:
-            self._rejected += 1
-            self._last_retry_after = max(0.0, wait)
-        return admitted
+            return _ADMITTED
+        self._rejected += 1
+        self._last_retry_after = max(0.0, wait)
+        return RedisDecision(admitted=False, retry_after=self._last_retry_after)
 
     def retry_after(self) -> float:
         """Seconds the most recent refusal said to wait: ``0.0`` after an admit (or before any call).
@@ -335,8 +440,7 @@ class _RedisLimiter:
         while True:
             await self._clock.sleep(self._backoff)
             try:
-                async with asyncio.timeout(self._timeout):
-                    await self._client.script_load(self._script)
+                await self._call("SCRIPT", "LOAD", self._script)
             except _REDIS_FAILURES:
                 self._failed_probes += 1
                 self._backoff = min(self._backoff * 2, self._probe_max_interval)
@@ -346,6 +450,43 @@ class _RedisLimiter:
             self._mode = "redis"
             self._recoveries += 1
             return
+
+    async def prepare(self, *, connections: int = 1) -> bool:
+        """Open ``connections`` pooled connections and load the script, before traffic arrives.
+
+        Call it at startup, before the service reports ready, so that the first decisions find
+        connections open and the script cached instead of racing to set them up. Returns True
+        when Redis is ready. When it fails, or a step takes longer than ``connect_timeout``, the
+        limiter switches to its local fallback (and probes, as after any failure) and returns
+        False: Redis failures never raise here either.
+
+        Example::
+
+            if not await bucket.prepare(connections=8):
+                logger.warning("Redis unavailable at startup: limiting locally for now")
+        """
+        if connections < 1:
+            raise ValueError("connections must be >= 1")
+        pool = self._client.connection_pool
+        opened: list[Any] = []
+        try:
+            try:
+                for _ in range(connections):  # held at once, so each one is a distinct connection
+                    async with asyncio.timeout(self._connect_timeout):
+                        opened.append(await self._get_connection())
+            finally:
+                for connection in opened:
+                    await pool.release(connection)
+            async with asyncio.timeout(self._connect_timeout):
+                await self._client.script_load(self._script)
+        except TimeoutError:
+            self._timeouts += 1
+        except _REDIS_FAILURES:
+            self._errors += 1
+        else:
+            return True
+        self._fall_back()
+        return False
 
     async def aclose(self) -> None:
         """Stop the background probe. The Redis client is the caller's and stays open."""
@@ -367,6 +508,7 @@ class _RedisLimiter:
             fallbacks=self._fallbacks,
             recoveries=self._recoveries,
             timeouts=self._timeouts,
+            stalls=self._stalls,
             errors=self._errors,
             failed_probes=self._failed_probes,
         )
@@ -390,7 +532,9 @@ class RedisTokenBucket(_RedisLimiter):
         rate: tokens added per second, across all replicas (> 0).
         burst: capacity of the shared bucket (>= 1).
         replicas: how many replicas share the limit; sizes the local fallback.
-        timeout: seconds a decision may wait for Redis before falling back (> 0).
+        timeout: seconds a decision's round trip to Redis may take before falling back (> 0).
+        connect_timeout: seconds taking a pooled connection (opening one if none is idle) may
+            take before falling back (> 0); not counted in ``timeout``.
         clock: the time source for the local fallback and the probe's backoff.
         probe_interval: first delay before probing a failed Redis; doubles on each failure.
         probe_max_interval: the longest delay between probes.
@@ -416,6 +560,7 @@ class RedisTokenBucket(_RedisLimiter):
         burst: int,
         replicas: int = 1,
         timeout: float = 0.05,
+        connect_timeout: float = 1.0,
         clock: Clock = MONOTONIC,
         probe_interval: float = 0.1,
         probe_max_interval: float = 5.0,
@@ -430,6 +575,7 @@ class RedisTokenBucket(_RedisLimiter):
             script=_BUCKET_LUA,
             replicas=replicas,
             timeout=timeout,
+            connect_timeout=connect_timeout,
             clock=clock,
             probe_interval=probe_interval,
             probe_max_interval=probe_max_interval,
@@ -486,7 +632,9 @@ class RedisWindowLimiter(_RedisLimiter):
         limit: most units admitted per window, across all replicas (>= 1).
         window: window length in seconds (>= 1 ms).
         replicas: how many replicas share the limit; sizes the local fallback.
-        timeout: seconds a decision may wait for Redis before falling back (> 0).
+        timeout: seconds a decision's round trip to Redis may take before falling back (> 0).
+        connect_timeout: seconds taking a pooled connection (opening one if none is idle) may
+            take before falling back (> 0); not counted in ``timeout``.
         clock: the time source for the local fallback and the probe's backoff.
         probe_interval: first delay before probing a failed Redis; doubles on each failure.
         probe_max_interval: the longest delay between probes.
@@ -509,6 +657,7 @@ class RedisWindowLimiter(_RedisLimiter):
         window: float,
         replicas: int = 1,
         timeout: float = 0.05,
+        connect_timeout: float = 1.0,
         clock: Clock = MONOTONIC,
         probe_interval: float = 0.1,
         probe_max_interval: float = 5.0,
@@ -523,6 +672,7 @@ class RedisWindowLimiter(_RedisLimiter):
             script=_WINDOW_LUA,
             replicas=replicas,
             timeout=timeout,
+            connect_timeout=connect_timeout,
             clock=clock,
             probe_interval=probe_interval,
             probe_max_interval=probe_max_interval,

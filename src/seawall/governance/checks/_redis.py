@@ -3,8 +3,9 @@ outage (see :mod:`seawall.limit._redis`)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 from seawall.errors import RateLimited
 from seawall.governance._call import Call
@@ -15,7 +16,9 @@ from seawall.governance._registry import ResourceInfo
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RedisLimiterCheck", "redis_check"]
+__all__ = ["PREPARED_CONNECTIONS", "RedisLimiterCheck", "redis_check"]
+
+logger = logging.getLogger("seawall.governance")
 
 
 @final
@@ -31,9 +34,10 @@ class RedisLimiterCheck:
         self._key = key
 
     async def enter_async(self, call: Call) -> Exit | None:
-        if await self.limiter.try_acquire(key_suffix=str(self._key(call))):
+        decision = await self.limiter.decide(key_suffix=str(self._key(call)))
+        if decision.admitted:
             return None
-        raise RateLimited(retry_after=self.limiter.retry_after(), check=self.name)
+        raise RateLimited(retry_after=decision.retry_after, check=self.name)
 
 
 def _client(ctx: CompileContext) -> Redis:
@@ -43,12 +47,27 @@ def _client(ctx: CompileContext) -> Redis:
 
     def build() -> Redis:
         import redis.asyncio as aredis  # optional dependency: seawall[redis]
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-        client: Redis = aredis.Redis.from_url(url)
+        # No retries of its own: redis-py >= 6 retries 3 times with backoff by default, so the
+        # first decision of an outage would wait out the whole timeout instead of falling back.
+        client: Redis = aredis.Redis.from_url(url, retry=Retry(NoBackoff(), 0))
         return client
 
-    client: Redis = ctx.registry.obtain(("redis", url), build, close=lambda: client.aclose())
+    client: Redis = ctx.registry.obtain(("redis", url), build, close=lambda c: c.aclose())
     return client
+
+
+#: Connections a Redis limiter opens before the service is ready.
+PREPARED_CONNECTIONS: Final = 4
+
+
+async def _prepare(limiter: Any) -> None:
+    if not await limiter.prepare(connections=PREPARED_CONNECTIONS):
+        logger.warning(
+            "Redis limiter %s could not connect at start; deciding locally until it can", limiter.key
+        )
 
 
 def redis_check(
@@ -62,6 +81,9 @@ def redis_check(
         ctx.resource_key(f"redis_{name}", config),
         lambda: build(client, redis_key),
         info=ResourceInfo("redis_limiter", ctx.target, ctx.method, f"redis_{name}"),
-        close=lambda: limiter.aclose(),
+        # Connect and load the script before the service reports ready (a cold-start burst must
+        # not pay connection setup inside its 50 ms decision timeout and fall back).
+        start=lambda lim: _prepare(lim),
+        close=lambda lim: lim.aclose(),
     )
     return RedisLimiterCheck(f"redis_{name}", limiter, keyfn)

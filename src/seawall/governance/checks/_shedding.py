@@ -7,6 +7,7 @@ latency feed one picture of the process (go-zero's rest engine shares one the sa
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated, Final, final
 
 import msgspec
@@ -93,9 +94,13 @@ class _Report:
 def _probe(ctx: CompileContext) -> CpuProbe:
     given = ctx.cpu_probe
     if given is not None:
-        start = given.start if isinstance(given, ProcessCpuProbe) else None
-        stop = given.stop if isinstance(given, ProcessCpuProbe) else None
-        return ctx.registry.obtain(("cpu_probe", id(given)), lambda: given, start=start, close=stop)
+        managed = isinstance(given, ProcessCpuProbe)  # a probe with a sampling thread to run
+        start: Callable[[CpuProbe], None] | None = _start_probe if managed else None
+        stop: Callable[[CpuProbe], None] | None = _stop_probe if managed else None
+        shared: CpuProbe = ctx.registry.obtain(
+            ("cpu_probe", id(given)), lambda: given, start=start, close=stop
+        )
+        return shared
 
     def build() -> ProcessCpuProbe:
         # Sampled every 50 ms with a faster EWMA than go-zero's (0.95 every 250 ms), rising
@@ -106,9 +111,19 @@ def _probe(ctx: CompileContext) -> CpuProbe:
         return ProcessCpuProbe(interval=0.05, decay=0.5, rise=0.2, clock=ctx.clock)
 
     probe: ProcessCpuProbe = ctx.registry.obtain(
-        ("cpu_probe",), build, start=lambda: probe.start(), close=lambda: probe.stop()
+        ("cpu_probe",), build, start=ProcessCpuProbe.start, close=ProcessCpuProbe.stop
     )
     return probe
+
+
+def _start_probe(probe: CpuProbe) -> None:
+    assert isinstance(probe, ProcessCpuProbe)
+    probe.start()
+
+
+def _stop_probe(probe: CpuProbe) -> None:
+    assert isinstance(probe, ProcessCpuProbe)
+    probe.stop()
 
 
 def _factory(policy: Policy, ctx: CompileContext) -> SheddingCheck | None:
