@@ -103,4 +103,4 @@ def test_policy_of_attempts() -> None:
     assert (policy.timeout, policy.max_conns, policy.bulkhead) == (0.5, 7, BulkheadPolicy(max_concurrent=3))
     assert policy.breaker == BreakerPolicy()
     assert policy.loop_detection is None
-    assert policy.metrics is False
+    assert policy.metrics is True  # its resources are listed with the service's

@@ -186,5 +186,7 @@ class Dependency:
             breaker=self.breaker,
             bulkhead=self.bulkhead,
             loop_detection=None,  # an inbound check: outbound calls have nothing to detect
-            metrics=False,  # calls are counted once, by the client's own accounting
+            # Listed in the service's snapshot and /metrics (seawall_<breaker>_*{route=<name>}); the
+            # attempt guard's own accounting is a no-op: calls are counted once, by the client's.
+            metrics=True,
         )
