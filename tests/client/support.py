@@ -32,6 +32,23 @@ def status(code: int, headers: dict[str, str] | None = None) -> Behaviour:
     return answer
 
 
+class Streamed(httpx.AsyncByteStream):
+    """A body read from the network (not in memory yet), as a real transport's responses have."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        yield self.body
+
+
+def streamed(code: int, body: bytes, headers: dict[str, str] | None = None) -> Behaviour:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(code, headers=headers, stream=Streamed(body))
+
+    return answer
+
+
 def refuse(request: httpx.Request) -> httpx.Response:
     raise httpx.ConnectError("connection refused", request=request)
 

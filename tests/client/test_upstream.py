@@ -7,7 +7,7 @@ import contextlib
 
 import httpx
 import pytest
-from tests.client.support import A, B, Backend, C, dep, make_transport, ok, refuse, slow, status
+from tests.client.support import A, B, Backend, C, dep, make_transport, ok, refuse, slow, status, streamed
 from tests.governance.gov_support import wait_until
 
 from seawall.deadline import DEADLINE_HEADER
@@ -536,3 +536,16 @@ async def test_timed_out_call_leaves_no_pending_cancellation(autojump_clock: Moc
         await call(transport)
     assert task.cancelling() == 0
     await asyncio.sleep(0)  # and no CancelledError is still on its way
+
+
+async def test_last_answer_is_returned_readable_when_no_time_is_left(autojump_clock: MockClock) -> None:
+    """A retry granted but overtaken by the deadline during its wait: the failed answer is
+    returned, body readable (it was not closed for the retry that never left)."""
+    backend = Backend()
+    backend.set(A, streamed(503, b"busy", {"retry-after": "0.05"}))
+    backend.set(B, streamed(503, b"busy", {"retry-after": "0.05"}))
+    transport = make_transport(backend, autojump_clock, dep(A, B, deadline_margin=0.2))
+    response = await call(transport, headers={DEADLINE_HEADER: "205"})
+    assert len(backend.requests) == 1
+    assert response.status_code == 503
+    assert response.text == "busy"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from seawall.cli._graph import run_graph
 from tests.client.procs import REPO, seawall_run, write_config
 from tests.servers import free_port
+
+from seawall.cli._graph import run_graph
 
 pytestmark = pytest.mark.integration
 

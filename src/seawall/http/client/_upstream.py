@@ -528,8 +528,8 @@ class Upstream:
             if not decision.retry:
                 break
             tried.append(pick.instance)
-            if isinstance(result, httpx.Response):
-                await result.aclose()
+            # The failed response stays as it is (its body is in memory, its connection back in
+            # the pool): it is what the caller gets if no further attempt can be made.
             if decision.delay > 0:
                 await self._clock.sleep(decision.delay)
         if isinstance(result, Failed) and isinstance(result.error, Rejected):
@@ -584,8 +584,6 @@ class Upstream:
                     self._settle(pick, outcome)  # a failed copy while another is still running
                     if outcome is not None:
                         retries.record_outcome(outcome)
-                    if isinstance(result, httpx.Response):
-                        await result.aclose()
                     last = pick, result
                 if timer is not None and timer in done:
                     decision = retries.decide_hedge(
