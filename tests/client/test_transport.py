@@ -246,7 +246,7 @@ def test_service_name_with_a_comma_is_refused() -> None:
 )
 def test_retarget_matches_copy_with(url: str, scheme: str, host: str, port: int) -> None:
     """The fast URL rewrite gives exactly what ``URL.copy_with`` gives."""
-    from seawall.http.client._upstream import retarget
+    from seawall.http.client._call import retarget
 
     given = httpx.URL(url)
     fast = retarget(given, scheme, host, port)

@@ -19,6 +19,7 @@ into the server's request path (it reads the server's configuration schema only)
 from __future__ import annotations
 
 from seawall.http._config import DependencyConfig, DNSConfig, OutlierPolicy
+from seawall.http.client._call import OutboundCall
 from seawall.http.client._classify import Failed, classify, classify_error, classify_response, retry_after
 from seawall.http.client._clients import ServiceClients
 from seawall.http.client._dependency import BalancerKind, ClientFallback, Dependency
@@ -29,7 +30,7 @@ from seawall.http.client._metrics import (
     DependencyStats,
 )
 from seawall.http.client._transport import SeawallTransport
-from seawall.http.client._upstream import OutboundCall, Upstream
+from seawall.http.client._upstream import Upstream
 
 __all__ = [
     "DURATION_BUCKETS",

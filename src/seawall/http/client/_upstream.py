@@ -4,7 +4,7 @@ A call runs through two :class:`~seawall.governance.Guard` s, the same guarded p
 route:
 
     call guard     the call's deadline = min(dependency timeout, the caller's remaining deadline,
-                   an explicit X-Seawall-Deadline-Ms); fallback; accounting   (this module's _CallSide)
+                   an explicit X-Seawall-Deadline-Ms); fallback; accounting   (_call.CallSide)
       attempts     deadline check -> discovery -> balancer -> attempt guard -> classify -> retry
         attempt guard   the dependency's checks (breaker, bulkhead, max_conns) from the Governor,
                         each attempt under min(attempt_timeout, what is left of the call)
@@ -42,7 +42,7 @@ from seawall.discovery import (
     RoundRobinBalancer,
     StaticResolver,
 )
-from seawall.errors import ConfigError, DeadlineExceeded, HTTPError, Rejected
+from seawall.errors import ConfigError, DeadlineExceeded, Rejected
 from seawall.governance import (
     CALL_CHAIN_HEADER,
     Chain,
@@ -52,180 +52,31 @@ from seawall.governance import (
     inbound,
 )
 from seawall.governance.checks import MAX_CHAIN, BreakerCheck, parse_chain
+from seawall.http.client._call import (
+    AttemptSide,
+    AttemptStats,
+    CallSide,
+    OutboundCall,
+    Result,
+    adapt_fallback,
+    remaining,
+    retarget,
+)
 from seawall.http.client._classify import Failed, classify, error_status
-from seawall.http.client._dependency import ClientFallback, Dependency
+from seawall.http.client._dependency import Dependency
 from seawall.http.client._metrics import DependencyStatistics, DependencyStats
 from seawall.retry import HedgePolicy, Outcome, RetryController
 
-__all__ = ["OutboundCall", "Upstream"]
+__all__ = ["Upstream"]
 
 logger = logging.getLogger("seawall.http.client")
 
-Result = httpx.Response | Failed
-
-_FALLBACK_HEADER: Final = "x-seawall-fallback"
+_DEADLINE_B: Final = DEADLINE_HEADER.encode()
+_CHAIN_B: Final = CALL_CHAIN_HEADER.encode()
 #: Less than this left after the margin, no attempt is started (a millisecond is the unit sent).
 _MIN_SEND: Final = 0.001
 #: Metric label of attempt outcomes that cannot be retried (501, 508): they are failures.
 _LABEL: Final[dict[str, str]] = {"not_counted": "failure"}
-
-
-@final
-class OutboundCall:
-    """One call to a dependency, or one attempt of it, as governance checks see it (a
-    :class:`~seawall.governance.Call`): method, the dependency's name as target, the chosen
-    instance as peer, the deadline allowed, and the outgoing request's headers and query."""
-
-    __slots__ = ("_deadline", "headers", "instance", "keyed", "method", "outcome", "request", "target")
-
-    def __init__(
-        self,
-        method: str,
-        target: str,
-        request: httpx.Request,
-        instance: Instance | None,
-        deadline: float | None,
-        headers: httpx.Headers | None = None,
-    ) -> None:
-        self.method = method
-        self.target = target
-        self.request = request
-        self.instance = instance
-        self._deadline = deadline
-        #: The headers each attempt sends (the call chain and trace context added).
-        self.headers = headers if headers is not None else request.headers
-        #: How the call ended, for the accounting (set along the way).
-        self.outcome = "ok"
-        #: Whether the request carries an ``Idempotency-Key`` (it may be retried whatever its method).
-        self.keyed = False
-
-    @property
-    def peer(self) -> str:
-        """The chosen instance's address (``""`` for the call as a whole)."""
-        return self.instance.address if self.instance is not None else ""
-
-    @property
-    def incoming_deadline(self) -> float | None:
-        return self._deadline
-
-    def header(self, name: str) -> str | None:
-        value: str | None = self.headers.get(name)
-        return value
-
-    def query_param(self, name: str) -> str | None:
-        value: str | None = self.request.url.params.get(name)
-        return value
-
-    def path_param(self, name: str) -> Any:
-        return None
-
-    def __repr__(self) -> str:
-        return f"OutboundCall({self.method} {self.target} -> {self.peer or '?'})"
-
-
-def _status(result: Result) -> int:
-    return result.status if isinstance(result, Failed) else result.status_code
-
-
-@final
-class _CallSide:
-    """The call guard's :class:`~seawall.governance.Transport`: the work is the attempt loop."""
-
-    __slots__ = ("upstream",)
-
-    def __init__(self, upstream: Upstream) -> None:
-        self.upstream = upstream
-
-    async def invoke(self, call: OutboundCall) -> Result:
-        return await self.upstream._attempts(call)
-
-    def status(self, result: Result) -> int:
-        return _status(result)
-
-    async def answer(self, call: OutboundCall, error: HTTPError) -> Result:
-        # Raised by Upstream.send once the guard has accounted it (raising here would account
-        # every rejection as a 500).
-        call.outcome = "rejected"
-        return Failed(error, error.status)
-
-    async def degrade(self, call: OutboundCall, rejection: Rejected, value: Any) -> Result:
-        call.outcome = "fallback"
-        response = value if isinstance(value, httpx.Response) else httpx.Response(200, json=value)
-        response.headers[_FALLBACK_HEADER] = rejection.reason
-        return response
-
-
-@final
-class _AttemptSide:
-    """The attempt guard's :class:`~seawall.governance.Transport`: the work is one HTTP exchange."""
-
-    __slots__ = ("upstream",)
-
-    def __init__(self, upstream: Upstream) -> None:
-        self.upstream = upstream
-
-    async def invoke(self, call: OutboundCall) -> Result:
-        return await self.upstream._send(call)
-
-    def status(self, result: Result) -> int:
-        return _status(result)
-
-    async def answer(self, call: OutboundCall, error: HTTPError) -> Result:
-        return Failed(error, error.status)
-
-    async def degrade(self, call: OutboundCall, rejection: Rejected, value: Any) -> Result:
-        return Failed(rejection, rejection.status)  # attempts have no fallback; calls do
-
-
-@final
-class _AttemptStats:
-    """The attempt guard's accounting: only attempts in flight (calls are counted by the call guard)."""
-
-    __slots__ = ("in_flight",)
-
-    def __init__(self) -> None:
-        self.in_flight = 0
-
-    def observe(self, status: int, seconds: float) -> None:
-        pass
-
-    def reject(self, reason: str, check: str) -> None:
-        pass
-
-
-_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
-_DEADLINE_B: Final = DEADLINE_HEADER.encode()
-_CHAIN_B: Final = CALL_CHAIN_HEADER.encode()
-# httpx keeps a parsed URL as a NamedTuple; replacing its authority in place costs ~0.5 µs where
-# URL.copy_with (a full re-parse) cost 13.5 µs, a quarter of the transport's whole overhead
-# (bench/client.py). Checked at import; without it, copy_with.
-_FAST_URL: Final = hasattr(getattr(httpx.URL("http://x"), "_uri_reference", None), "_replace")
-
-
-def retarget(url: httpx.URL, scheme: str, host: str, port: int) -> httpx.URL:
-    """``url`` sent to ``scheme://host:port`` instead (path, query and fragment kept)."""
-    if not _FAST_URL:  # pragma: no cover - another httpx layout
-        return url.copy_with(scheme=scheme, host=host, port=port)
-    new = httpx.URL.__new__(httpx.URL)
-    new._uri_reference = url._uri_reference._replace(
-        scheme=scheme, host=host.lower(), port=None if _DEFAULT_PORTS.get(scheme) == port else port
-    )
-    return new
-
-
-def _remaining() -> float | None:
-    w = current_deadline()
-    return None if w is None else w.remaining()
-
-
-def _fallback(fn: ClientFallback | None) -> Callable[[Any, Rejected], Any] | None:
-    if fn is None:
-        return None
-
-    def adapted(call: OutboundCall, rejection: Rejected) -> Any:
-        return fn(call.request, rejection)
-
-    return adapted
 
 
 def _balancer(dep: Dependency, clock: Clock, rng: Any) -> Balancer:
@@ -327,17 +178,17 @@ class Upstream:
         )
         self._start: asyncio.Future[None] | None = None
         self._attempt_guard: Guard[OutboundCall, Result] = governor.guard(
-            "*", dep.name, _AttemptSide(self), _AttemptStats(), policy=dep.policy()
+            "*", dep.name, AttemptSide(self._send), AttemptStats(), policy=dep.policy()
         )
         call_policy = Policy(timeout=dep.timeout, max_conns=None, loop_detection=None)
         self._call_guard: Guard[OutboundCall, Result] = Guard(
             f"call {dep.name}",
             Chain((), (), call_policy, dep.timeout, metrics=True),
-            _CallSide(self),
+            CallSide(self._attempts),
             self.stats,
             governor.wheel,
             clock,
-            _fallback(dep.fallback),
+            adapt_fallback(dep.fallback),
             logger,
         )
 
@@ -378,7 +229,7 @@ class Upstream:
         """
         if self._start is None or not self._start.done():
             await self.start()
-        deadline = _remaining()
+        deadline = remaining()
         # One pass over the request's headers (three Headers lookups cost ~2 µs more).
         explicit = chain_value = None
         keyed = traced = False
@@ -488,11 +339,11 @@ class Upstream:
         attempt = 0
         result: Result | None = None
         while True:
-            remaining = _remaining()
-            if remaining is not None and remaining - self._margin < _MIN_SEND:
+            left = remaining()
+            if left is not None and left - self._margin < _MIN_SEND:
                 if result is None:
                     raise DeadlineExceeded(
-                        f"{max(remaining, 0.0) * 1000:.0f} ms left: too little for a call to {self.name}",
+                        f"{max(left, 0.0) * 1000:.0f} ms left: too little for a call to {self.name}",
                         check="deadline",
                     )
                 break
@@ -523,7 +374,7 @@ class Upstream:
                 idempotent=idempotent,
                 idempotency_key=keyed,
                 retry_after=after,
-                remaining=_remaining(),
+                remaining=remaining(),
             )
             if not decision.retry:
                 break
@@ -538,9 +389,7 @@ class Upstream:
 
     async def _attempt(self, call: OutboundCall, pick: Pick) -> Result:
         """One attempt on ``pick``'s instance through the attempt guard."""
-        attempt = OutboundCall(
-            call.method, self.name, call.request, pick.instance, _remaining(), call.headers
-        )
+        attempt = OutboundCall(call.method, self.name, call.request, pick.instance, remaining(), call.headers)
         try:
             return await self._attempt_guard.run(attempt)
         except BaseException:  # cancelled: the caller gave up, or a hedge won
@@ -591,7 +440,7 @@ class Upstream:
                         method=call.method,
                         idempotent=idempotent,
                         idempotency_key=keyed,
-                        remaining=_remaining(),
+                        remaining=remaining(),
                     )
                     running = [p.instance for p in tasks.values()]
                     other = self._pick(key, running) if decision.retry else None
