@@ -6,8 +6,14 @@ import httpx
 import pytest
 
 from seawall.errors import CircuitOpen, DeadlineExceeded, Overloaded
-from seawall.http.client import Failed, classify, classify_error, classify_response, retry_after
-from seawall.http.client._classify import error_status
+from seawall.http.client._classify import (
+    Failed,
+    classify,
+    classify_error,
+    classify_response,
+    error_status,
+    retry_after,
+)
 
 
 @pytest.mark.parametrize(

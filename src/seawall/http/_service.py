@@ -268,7 +268,7 @@ class Service:
                 stock = (await inventory.get(f"/items/{id}")).json()
                 return {"id": id, "stock": stock}
         """
-        from seawall.http.client import ServiceClients
+        from seawall.http.client._clients import ServiceClients
 
         clients: ServiceClients | None = self.__dict__.get("_clients")
         if clients is None:

@@ -65,16 +65,28 @@ LOOP_DETECTION: Final[Section[LoopPolicy | None]] = define_section(
 
 @final
 class Inbound:
-    """What outbound calls made while handling a call forward: its chain and trace context."""
+    """What outbound calls made while handling a call forward: its chain and trace context.
 
-    __slots__ = ("chain", "traceparent", "tracestate")
+    ``chain`` may be given parsed, or as the raw header value (parsed on first use: most
+    requests that carry a chain make no outbound call, or pay for it once).
+    """
 
-    def __init__(self, chain: tuple[str, ...], traceparent: str | None, tracestate: str | None) -> None:
-        #: The services the incoming call went through, oldest first (this one not included).
-        self.chain = chain
+    __slots__ = ("_chain", "_raw", "traceparent", "tracestate")
+
+    def __init__(self, chain: tuple[str, ...] | str, traceparent: str | None, tracestate: str | None) -> None:
+        self._chain: tuple[str, ...] | None = None if isinstance(chain, str) else chain
+        self._raw = chain if isinstance(chain, str) else ""
         #: The incoming W3C ``traceparent``, forwarded as is until tracing takes over.
         self.traceparent = traceparent
         self.tracestate = tracestate
+
+    @property
+    def chain(self) -> tuple[str, ...]:
+        """The services the incoming call went through, oldest first (this one not included)."""
+        chain = self._chain
+        if chain is None:
+            chain = self._chain = parse_chain(self._raw)
+        return chain
 
     def __repr__(self) -> str:
         return f"Inbound(chain={self.chain!r}, traceparent={self.traceparent!r})"
@@ -90,7 +102,7 @@ def inbound() -> Inbound | None:
 
 def parse_chain(value: str) -> tuple[str, ...]:
     """The names of a ``X-Seawall-Call-Chain`` value (blank entries dropped)."""
-    return tuple(name for part in value.split(",") if (name := part.strip()))
+    return tuple(filter(None, map(str.strip, value.split(","))))
 
 
 @final
@@ -121,19 +133,23 @@ class LoopCheck:
         traceparent = call.header("traceparent")
         if value is None and traceparent is None:
             return None
-        chain: tuple[str, ...] = ()
+        chain: tuple[str, ...] | str = ()
         if value is not None:
-            chain = parse_chain(value)
-            if self.service in chain:
-                raise LoopDetected(
-                    f"{self.service} is already in the call chain {','.join(chain)}", check=self.name
-                )
-            if len(chain) >= self.max_depth:
-                raise LoopDetected(
-                    f"the call chain is {len(chain)} services deep (at most {self.max_depth - 1} "
-                    f"may come before {self.service})",
-                    check=self.name,
-                )
+            chain = value
+            # Parsed only when a cheap test says it may matter (a substring, a comma count):
+            # most chains are short and do not name this service.
+            if self.service in value or value.count(",") + 1 >= self.max_depth:
+                chain = parse_chain(value)
+                if self.service in chain:
+                    raise LoopDetected(
+                        f"{self.service} is already in the call chain {','.join(chain)}", check=self.name
+                    )
+                if len(chain) >= self.max_depth:
+                    raise LoopDetected(
+                        f"the call chain is {len(chain)} services deep (at most {self.max_depth - 1} "
+                        f"may come before {self.service})",
+                        check=self.name,
+                    )
         tracestate = call.header("tracestate") if traceparent is not None else None
         return _Reset(_INBOUND.set(Inbound(chain, traceparent, tracestate)))
 

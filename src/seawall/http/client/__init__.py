@@ -20,15 +20,9 @@ from __future__ import annotations
 
 from seawall.http._config import DependencyConfig, DNSConfig, OutlierPolicy
 from seawall.http.client._call import OutboundCall
-from seawall.http.client._classify import Failed, classify, classify_error, classify_response, retry_after
-from seawall.http.client._clients import ServiceClients
+from seawall.http.client._classify import classify_response
 from seawall.http.client._dependency import BalancerKind, ClientFallback, Dependency
-from seawall.http.client._metrics import (
-    DURATION_BUCKETS,
-    ClientMetrics,
-    DependencyStatistics,
-    DependencyStats,
-)
+from seawall.http.client._metrics import DURATION_BUCKETS, ClientMetrics, DependencyStatistics
 from seawall.http.client._transport import SeawallTransport
 from seawall.http.client._upstream import Upstream
 
@@ -41,15 +35,9 @@ __all__ = [
     "Dependency",
     "DependencyConfig",
     "DependencyStatistics",
-    "DependencyStats",
-    "Failed",
     "OutboundCall",
     "OutlierPolicy",
     "SeawallTransport",
-    "ServiceClients",
     "Upstream",
-    "classify",
-    "classify_error",
     "classify_response",
-    "retry_after",
 ]
