@@ -69,6 +69,27 @@ TARGETS = (
         expect_json=HELLO,
         optional=True,
     ),
+    Target(
+        "seawall_no_runtime",
+        "bench.apps.seawall_no_runtime:service",
+        "seawall, default chain, runtime metrics off",
+        expect_json=HELLO,
+        optional=True,
+    ),
+    Target(
+        "seawall_traced_unsampled",
+        "bench.apps.seawall_traced_unsampled:service",
+        "seawall, default chain, tracing on, unsampled",
+        expect_json=HELLO,
+        optional=True,
+    ),
+    Target(
+        "seawall_traced_sampled",
+        "bench.apps.seawall_traced_sampled:service",
+        "seawall, default chain, tracing on, 100% sampled",
+        expect_json=HELLO,
+        optional=True,
+    ),
 )
 
 # (ratio name, numerator, denominator, floor): printed with PASS/FAIL, never turned into an exit status.
@@ -78,6 +99,10 @@ FLOORS = (
     ("seawall_default/fastapi", "seawall_default", "fastapi", 3.0),
     ("seawall_full/raw", "seawall_full", "raw", 0.70),
     ("seawall_full/fastapi_stack", "seawall_full", "fastapi_stack", 5.0),
+    # observability (issue 10): runtime metrics cost <= 2 %, unsampled tracing <= 5 % of the
+    # default chain's requests/s in the same run; 100% sampled is reported, without a floor
+    ("seawall_default/seawall_no_runtime", "seawall_default", "seawall_no_runtime", 0.98),
+    ("seawall_traced_unsampled/seawall_default", "seawall_traced_unsampled", "seawall_default", 0.95),
 )
 
 
@@ -158,6 +183,10 @@ def report(outcomes: dict[str, Outcome], settings: WrkSettings) -> dict[str, Any
         shown = "    -" if value is None else f"{value:5.2f}x"
         cross = "" if per_cpu is None else f"   [per server CPU-s: {per_cpu:.2f}x]"
         print(f"  {label:<28} {shown:>6}  (floor {floor:>4.2f}x)  {verdict:<5}{cross}")
+    sampled = _ratio(outcomes, "seawall_traced_sampled", "seawall_default")
+    if sampled is not None:
+        print(f"  {'seawall_traced_sampled/seawall_default':<28} {sampled:5.2f}x  (reported, no floor)")
+    ratios["seawall_traced_sampled/seawall_default"] = None if sampled is None else round(sampled, 3)
     for name in ("starlette", "fastapi", "fastapi_stack"):
         value = _ratio(outcomes, name, "raw")
         per_cpu = _ratio(outcomes, name, "raw", per_cpu=True)

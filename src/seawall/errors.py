@@ -13,6 +13,7 @@
         ├── NotFound                  404 NOT_FOUND
         ├── MethodNotAllowed          405 METHOD_NOT_ALLOWED (carries ``Allow``)
         ├── PayloadTooLarge           413 BODY_TOO_LARGE
+        ├── (seawall.observe.ProfileBusy) 409 PROFILE_BUSY (a debug CPU profile is already running)
         ├── InternalError             500 INTERNAL (never carries a traceback)
         └── Rejected                  governance said no; the request did not run (or was cut off)
             ├── RateLimited           429 RATE_LIMITED       (carries ``Retry-After``)
@@ -22,7 +23,8 @@
             └── LoopDetected          508 LOOP_DETECTED
 
 Every error body seawall produces is the JSON object ``{"code", "reason", "message"[, "details"]
-[, "trace_id"]}``. ``reason`` strings and numeric ``code`` values are stable: they are part of the
+[, "trace_id"]}``; ``trace_id`` is :data:`TRACE_ID` of the request being answered unless given.
+``reason`` strings and numeric ``code`` values are stable: they are part of the
 public surface, listed in :data:`REASONS`, and never reused for a different meaning.
 
 This module must stay free of I/O and of any server or framework import.
@@ -31,12 +33,14 @@ This module must stay free of I/O and of any server or framework import.
 from __future__ import annotations
 
 import math
+from contextvars import ContextVar
 from typing import Any, ClassVar, Final, final
 
 import msgspec
 
 __all__ = [
     "REASONS",
+    "TRACE_ID",
     "BadRequest",
     "CircuitOpen",
     "ConfigError",
@@ -82,6 +86,7 @@ REASONS: Final[dict[str, Reason]] = {
         Reason("FORBIDDEN", 40300, 403, "The caller may not do this."),
         Reason("NOT_FOUND", 40400, 404, "No route matches the path."),
         Reason("METHOD_NOT_ALLOWED", 40500, 405, "The route exists but not for this method."),
+        Reason("PROFILE_BUSY", 40900, 409, "A CPU profile is already running; only one runs at a time."),
         Reason("BODY_TOO_LARGE", 41300, 413, "The body exceeds the route's limit."),
         Reason("RATE_LIMITED", 42900, 429, "A rate limit rejected the request."),
         Reason("INTERNAL", 50000, 500, "An unexpected error; details are in the server log."),
@@ -92,6 +97,13 @@ REASONS: Final[dict[str, Reason]] = {
         Reason("LOOP_DETECTED", 50800, 508, "The call chain visits this service twice."),
     )
 }
+
+
+#: The trace id (32 hex digits) of the request being handled in this context, ``None`` when it has
+#: none. Tracing sets it per request (for sampled requests, and for unsampled ones whose caller sent
+#: a valid ``traceparent``); error bodies and log records read it. A context variable, like the
+#: deadline: each request's task sees its own.
+TRACE_ID: Final[ContextVar[str | None]] = ContextVar("seawall_trace_id", default=None)
 
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):
@@ -156,7 +168,9 @@ class HTTPError(SeawallError):
         super().__init__(self.message)
 
     def body(self, trace_id: str | None = None) -> bytes:
-        """The encoded JSON error body."""
+        """The encoded JSON error body; ``trace_id`` defaults to :data:`TRACE_ID`'s value."""
+        if trace_id is None:
+            trace_id = TRACE_ID.get()
         return _encode(ErrorBody(self.code, self.reason, self.message, self.details, trace_id))
 
 

@@ -1,12 +1,24 @@
-"""Fixtures for the observe tests: an in-memory span exporter and tracing built on it."""
+"""Fixtures for the observe tests: a hermetic environment, an in-memory span exporter and
+tracing built on it."""
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_service_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``Service`` reads ``SEAWALL_*`` and ``startup()`` reads ``./seawall.yaml``; give it neither."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("SEAWALL_"):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture

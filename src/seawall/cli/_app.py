@@ -9,6 +9,8 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from seawall.cli._debug import debug_app
+from seawall.cli._gen import gen_app
 from seawall.cli._run import DEFAULT_BACKLOG, DEFAULT_HEADER_TIMEOUT
 from seawall.errors import ConfigError
 
@@ -18,6 +20,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+app.add_typer(gen_app)
+app.add_typer(debug_app)
 
 
 @app.callback()
@@ -76,6 +82,12 @@ def run(
             "a byte are not closed by --header-timeout [config server.http]."
         ),
     ] = None,
+    log_format: Annotated[
+        str | None, typer.Option(help="json or console logs in every worker [config logging.format].")
+    ] = None,
+    log_level: Annotated[
+        str | None, typer.Option(help="Root log level [config logging.level, INFO].")
+    ] = None,
 ) -> None:
     """Serve a seawall Service (or any ASGI app) with granian or uvicorn."""
     from seawall.cli._run import RunOptions, check_options, check_target, resolve_bind, serve
@@ -124,7 +136,26 @@ def run(
         ip = resolve_bind(options.host, options.port, reuse_port=options.reuse_port)
     except (ValueError, OSError) as exc:
         _fail(str(exc))
+    _set_logging(log_format, log_level)
+    os.environ["SEAWALL_ASGI_SERVER"] = options.server  # seawall_build_info{server}
     raise typer.Exit(serve(replace(options, host=ip)))
+
+
+def _set_logging(log_format: str | None, log_level: str | None) -> None:
+    """Pass ``--log-format`` / ``--log-level`` to the workers (each Service sets its logging up at
+    startup) and set this process's logging up the same way."""
+    from seawall.observe import configure_logging
+
+    if log_format is not None and log_format not in ("json", "console"):
+        _fail(f"--log-format must be json or console, not {log_format!r}")
+    if log_level is not None:
+        os.environ["SEAWALL_LOG_LEVEL"] = log_level.upper()
+    if log_format is not None:
+        os.environ["SEAWALL_LOG_FORMAT"] = log_format
+        try:
+            configure_logging(format="json" if log_format == "json" else "console", level=log_level or "INFO")
+        except ValueError as exc:
+            _fail(f"--log-level: {exc}")
 
 
 def _fail(message: str) -> NoReturn:

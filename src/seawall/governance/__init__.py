@@ -26,7 +26,7 @@ from seawall.governance._check import (
     registered_checks,
 )
 from seawall.governance._governor import Governor, Target
-from seawall.governance._guard import FALLBACK_GRACE, Accounting, Fallback, Guard, Transport
+from seawall.governance._guard import FALLBACK_GRACE, Accounting, Fallback, Guard, Observer, Transport
 from seawall.governance._keys import KeyFn, check_key_spec, key_function
 from seawall.governance._metrics import GovernanceCollector
 from seawall.governance._policy import (
@@ -105,6 +105,7 @@ __all__ = [
     "Inbound",
     "KeyFn",
     "LoopPolicy",
+    "Observer",
     "Outcome",
     "OutcomeKind",
     "PacingPolicy",

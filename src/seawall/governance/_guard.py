@@ -4,7 +4,7 @@ the outbound transport):
     admit     the chain's checks, cheapest first; a rejection is answered before any work starts
     run       the work under the deadline = min(policy timeout, the caller's remaining deadline)
     classify  ok / error / timeout / rejected / cancelled, with status and latency
-    account   the checks' exits get the outcome, then the metrics
+    account   the checks' exits get the outcome, then the metrics, then the observer (if any)
     answer    a rejection or error: the fallback's value (bounded in time) or the error body
 
 An entry point supplies a small :class:`Transport` (run the work, answer an error, answer a
@@ -27,7 +27,7 @@ from seawall.governance._call import Call, Outcome, OutcomeKind
 from seawall.governance._chain import Chain, admit, admit_async
 from seawall.governance._timeouts import TimeoutWheel, Watch
 
-__all__ = ["FALLBACK_GRACE", "Accounting", "Fallback", "Guard", "Transport"]
+__all__ = ["FALLBACK_GRACE", "Accounting", "Fallback", "Guard", "Observer", "Transport"]
 
 C = TypeVar("C", bound=Call)
 C_contra = TypeVar("C_contra", bound=Call, contravariant=True)
@@ -73,6 +73,28 @@ class Accounting(Protocol):
     def reject(self, reason: str, check: str) -> None: ...
 
 
+class Observer(Protocol[C_contra]):
+    """Sees each guarded call begin and end: tracing, access and slow-request logs.
+
+    :meth:`start` runs before admission, in the call's task, so that what it sets in the context
+    (the current span, :data:`seawall.errors.TRACE_ID`) is seen by the checks, the work, the logs
+    and the error body. If it returns a handle (anything but ``None``), :meth:`end` runs in the
+    same task once the answer is complete, with the handle and the call's :class:`Outcome`
+    (rejections included); ``None`` means "nothing to do at the end" (an unsampled request),
+    and costs nothing more. A guard without an observer (the default) pays one ``None`` test per
+    call. BARE targets (no checks, deadline or metrics) are never observed. An observer must not
+    raise.
+    """
+
+    def start(self, call: C_contra) -> Any:
+        """Begin observing ``call``; a handle other than ``None`` is given back to :meth:`end`."""
+        ...
+
+    def end(self, handle: Any, call: C_contra, outcome: Outcome) -> None:
+        """``call``, whose :meth:`start` returned ``handle``, ended with ``outcome``."""
+        ...
+
+
 @final
 class Guard(Generic[C, R]):
     """Runs calls to one target through its chain; see the module docstring.
@@ -86,9 +108,24 @@ class Guard(Generic[C, R]):
         clock: the time source for latencies.
         fallback: ``fn(call, rejection)`` answering rejections with a degraded value.
         logger: where unexpected errors are logged with their traceback.
+
+    Attributes:
+        observer: an :class:`Observer` of every call (tracing, logs), or ``None``; assign it at any
+            time, it applies from the next call.
     """
 
-    __slots__ = ("_chain", "_now", "fallback", "logger", "name", "run", "stats", "transport", "wheel")
+    __slots__ = (
+        "_chain",
+        "_now",
+        "fallback",
+        "logger",
+        "name",
+        "observer",
+        "run",
+        "stats",
+        "transport",
+        "wheel",
+    )
 
     def __init__(
         self,
@@ -108,6 +145,7 @@ class Guard(Generic[C, R]):
         self.wheel = wheel
         self.fallback = fallback
         self._now = clock.now
+        self.observer: Observer[C] | None = None
         self.run: Callable[[C], Awaitable[R]]
         self.chain = chain
 
@@ -132,13 +170,16 @@ class Guard(Generic[C, R]):
 
     async def _guarded(self, call: C) -> R:
         """Admit, run, classify, account and answer one call (what :attr:`run` does unless BARE)."""
-        chain, stats, now = self._chain, self.stats, self._now
+        chain, stats, now, observer = self._chain, self.stats, self._now, self.observer
         start = now()
+        handle = None if observer is None else observer.start(call)
         try:  # admit: cheapest first; nothing of the body has been read yet
             exits = admit(chain, call, start)
             if chain.async_checks:
                 await admit_async(chain, call, exits, start)
         except Exception as exc:  # noqa: BLE001 - answered by _refused; the checks released what they took
+            if handle is not None:
+                return await self._refused_observed(call, exc, chain, observer, handle, start)
             result = await self._refused(call, exc)
             if chain.metrics:
                 stats.observe(self.transport.status(result), now() - start)
@@ -183,12 +224,31 @@ class Guard(Generic[C, R]):
                 _deadline.reset(token)
             stats.in_flight -= 1
             end = now()
-            if exits:
+            if exits or handle is not None:
                 outcome = Outcome(status, kind, start, end, reason)
                 for ex in exits:
                     ex(outcome)
+                if handle is not None and observer is not None:
+                    observer.end(handle, call, outcome)
             if chain.metrics:
                 stats.observe(status, end - start)
+        return result
+
+    async def _refused_observed(
+        self, call: C, exc: Exception, chain: Chain, observer: Observer[C] | None, handle: Any, start: float
+    ) -> R:
+        """:meth:`_refused` for an observed call: the observer sees the refusal's outcome too."""
+        kind: OutcomeKind = "rejected" if isinstance(exc, Rejected) else "error"
+        reason = exc.reason if isinstance(exc, Rejected) else ""
+        status = 499  # unless answered: cancelled while answering
+        try:
+            result = await self._refused(call, exc)
+            status = self.transport.status(result)
+            if chain.metrics:
+                self.stats.observe(status, self._now() - start)
+        finally:
+            assert observer is not None  # a handle comes from one
+            observer.end(handle, call, Outcome(status, kind, start, self._now(), reason))
         return result
 
     async def _refused(self, call: C, exc: Exception) -> R:

@@ -10,6 +10,14 @@ Example ``seawall.yaml``::
     routes:
       "GET /hello":     # or just "/hello" for every method; overrides only the sections given
         max_conns: 500
+    tracing:            # OpenTelemetry (the otel extra); absent: no tracing
+      sample_ratio: 0.05
+      otlp_endpoint: http://otel-collector:4318/v1/traces
+    logging:
+      access_sample_rate: 0.01
+      slow_request_threshold: 0.5
+    admin:              # /_seawall/debug/: loopback only unless a token is set
+      token: change-me  # or $SEAWALL_ADMIN_TOKEN
     dependencies:       # services this one calls (Service.client("inventory"), seawall graph)
       inventory:
         instances: ["10.0.0.1:8080", "10.0.0.2:8080"]   # or dns: {host: ..., port: ...}
@@ -29,6 +37,7 @@ file it found (``--config``, ``$SEAWALL_CONFIG``, ``./seawall.yaml``) to its wor
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -46,11 +55,14 @@ from seawall.retry import RetryPolicy
 
 __all__ = [
     "CONFIG_ENV",
+    "AdminConfig",
     "DNSConfig",
     "DependencyConfig",
+    "LoggingConfig",
     "OutlierPolicy",
     "SeawallConfig",
     "ServerConfig",
+    "TracingConfig",
     "decode_dependency",
     "file_layer",
     "find_config",
@@ -90,6 +102,65 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     reuse_port: bool = False
     #: ``"1"``: HTTP/1.1 only; ``"auto"``: also h2c (then silent connections are never closed).
     http: Literal["1", "auto"] = "1"
+
+
+_Ratio = Annotated[float, msgspec.Meta(ge=0, le=1)]
+
+
+class TracingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """OpenTelemetry tracing (the ``otel`` extra); the section's presence turns it on.
+
+    Attributes:
+        sample_ratio: the probability that a request without a sampling decision from its caller
+            (no valid ``traceparent``) is traced; callers' decisions are followed.
+        otlp_endpoint: where spans are sent with OTLP over HTTP
+            (``http://otel-collector:4318/v1/traces``); ``None`` keeps them in the process.
+    """
+
+    sample_ratio: _Ratio = 0.01
+    otlp_endpoint: str | None = None
+
+
+class LoggingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Logs: their format, the sampled access log, the slow-request log, what is never logged.
+
+    Attributes:
+        format: ``json`` or ``console`` (``seawall run --log-format`` wins); ``None`` leaves the
+            logging setup alone.
+        level: the root level (``seawall run --log-level`` wins).
+        access_sample_rate: the share of requests logged on ``seawall.access`` (5xx always); 0 off.
+        slow_request_threshold: seconds at or above which a request is logged on ``seawall.slow``;
+            ``None`` off.
+        secret_fields: more field names whose values are never logged, beside the built-in ones
+            (passwords, tokens, API keys, authorization, cookies...).
+    """
+
+    format: Literal["json", "console"] | None = None
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    access_sample_rate: _Ratio = 0.0
+    slow_request_threshold: Annotated[float, msgspec.Meta(gt=0, le=86_400)] | None = None
+    secret_fields: list[str] = msgspec.field(default_factory=list)
+
+
+class AdminConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Who may use ``/_seawall/`` (debug endpoints): loopback clients, or holders of the token.
+
+    Attributes:
+        token: the admin token (``Authorization: Bearer <token>``); without one only loopback
+            clients are allowed. ``$SEAWALL_ADMIN_TOKEN`` sets it too.
+        trusted_proxies: addresses or networks of reverse proxies whose ``X-Forwarded-For`` is
+            believed; without them the header is never trusted.
+    """
+
+    token: str | None = None
+    trusted_proxies: list[str] = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: {proxy!r} is not an IP address or network") from None
 
 
 # -- dependencies: the services this one calls ------------------------------------------------
@@ -245,6 +316,9 @@ class SeawallConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
 
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     redis_url: str | None = None
+    tracing: TracingConfig | None = None
+    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
     default: dict[str, Any] | None = None
     routes: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     # Plain data until __post_init__ turns each entry into a DependencyConfig (errors name the leaf).

@@ -40,7 +40,7 @@ def openapi_document(service: Service) -> bytes:
 
     paths: dict[str, dict[str, Any]] = {}
     for ep in service.endpoints():
-        if ep.route in BUILTIN_PATHS:
+        if ep.route in BUILTIN_PATHS or ep.route.startswith("/_seawall/"):
             continue
         op: dict[str, Any] = {
             "operationId": f"{ep.method.lower()}_{ep.fn.__name__}",

@@ -6,7 +6,8 @@ The request path, top to bottom (the guard's side is :mod:`seawall.governance._g
     guard.run  admit (checks, cheapest first) -> run under the deadline -> classify -> account
     invoke     build typed arguments -> handler -> encode -> send   (seawall.http._endpoint)
 
-This module must not import optional backends (Redis, OTel); they plug in as checks.
+This module must not import optional backends (Redis, OTel); they plug in as checks, and tracing
+imports OpenTelemetry only when the configuration turns it on.
 """
 
 from __future__ import annotations
@@ -38,13 +39,25 @@ from seawall.governance import (
     RulesVersion,
 )
 from seawall.http._builtin import add_builtin_routes
-from seawall.http._config import CONFIG_ENV, SeawallConfig, file_layer, load_config
+from seawall.http._config import (
+    CONFIG_ENV,
+    LoggingConfig,
+    SeawallConfig,
+    TracingConfig,
+    file_layer,
+    load_config,
+)
 from seawall.http._endpoint import Endpoint, send_error
 from seawall.http._metrics import MetricsDir, RequestMetrics, RouteStats
 from seawall.http._policy import BARE, DEFAULT_POLICY
 from seawall.http._request import Request
 from seawall.http._router import Router
 from seawall.load import CpuProbe
+from seawall.observe._debug import AdminGate, HeapTracker
+from seawall.observe._logging import SECRET_FIELDS, AccessLog, SlowRequestLog, configure_logging
+from seawall.observe._observer import RequestObserver
+from seawall.observe._telemetry import BuildInfoCollector, RuntimeMonitor
+from seawall.observe._tracing import Tracing, otlp_exporter
 
 if TYPE_CHECKING:
     import httpx
@@ -64,6 +77,11 @@ logger = logging.getLogger("seawall.http")
 _EMPTY: Final[dict[str, str]] = {}
 #: Set by ``seawall run --workers N``: where workers share metric snapshots.
 METRICS_DIR_ENV: Final = "SEAWALL_METRICS_DIR"
+#: Set by ``seawall run --log-format`` / ``--log-level``: how each worker sets up logging.
+LOG_FORMAT_ENV: Final = "SEAWALL_LOG_FORMAT"
+LOG_LEVEL_ENV: Final = "SEAWALL_LOG_LEVEL"
+#: The admin token of ``/_seawall/`` when the configuration sets none (``admin.token``).
+ADMIN_TOKEN_ENV: Final = "SEAWALL_ADMIN_TOKEN"  # noqa: S105 - a variable's name, not a secret
 #: The metrics label of requests that matched no route (a fixed value: cardinality stays bounded).
 UNMATCHED: Final = "<unmatched>"
 _METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
@@ -131,9 +149,20 @@ class Service:
         self.metrics = RequestMetrics(
             MetricsDir(metrics_dir) if metrics_dir else None, hidden=self.governor.quiet
         )
+        #: GC, event-loop lag, threads, tasks, CPU, memory, descriptors and limits, per worker.
+        self.runtime = RuntimeMonitor(metrics_dir=metrics_dir)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.metrics)
         self.registry.register(GovernanceCollector(self.governor.snapshot))
+        self.registry.register(self.runtime.collector)
+        self.registry.register(BuildInfoCollector())
+        #: Traces and request logs of the routes (``None``: neither configured, nothing per request).
+        self.observer: RequestObserver | None = None
+        self.tracing: Tracing | None = None
+        #: Who may use ``/_seawall/`` (``admin:`` in the configuration, or ``$SEAWALL_ADMIN_TOKEN``).
+        self.admin_gate = AdminGate(token=os.environ.get(ADMIN_TOKEN_ENV))
+        self.heap_tracker = HeapTracker()
+        self.secret_fields: tuple[str, ...] = SECRET_FIELDS
         self._executor = ThreadPoolExecutor(max_workers=sync_threads, thread_name_prefix=f"{name}-sync")
         self._startup: list[Hook] = []
         self._shutdown: list[Hook] = []
@@ -230,6 +259,7 @@ class Service:
         ep.guard = self.governor.guard(
             method, path, ep, self.metrics.route(path, method), policy=policy, fallback=fallback
         )
+        ep.guard.observer = self.observer.installable if self.observer is not None else None
         methods[method] = ep
         self.routes_changed = True
 
@@ -319,8 +349,38 @@ class Service:
         if cfg.redis_url:
             self.governor.redis_url = cfg.redis_url
         self.governor.apply(file=file_layer(cfg), note="configure")
+        self._configure_operations(cfg)
         self.config = cfg
         return cfg
+
+    def _configure_operations(self, cfg: SeawallConfig) -> None:
+        """Tracing, request logs and the admin gate from ``tracing:``, ``logging:`` and ``admin:``."""
+        self.admin_gate = AdminGate(
+            token=cfg.admin.token or os.environ.get(ADMIN_TOKEN_ENV),
+            trusted_proxies=cfg.admin.trusted_proxies,
+        )
+        self.secret_fields = (*SECRET_FIELDS, *cfg.logging.secret_fields)
+        old = self.tracing
+        self.tracing = self._build_tracing(cfg.tracing)
+        if old is not None:
+            old.shutdown()
+        self.set_observer(_request_observer(self.tracing, cfg.logging, self.clock))
+
+    def _build_tracing(self, cfg: TracingConfig | None) -> Tracing | None:
+        if cfg is None:
+            return None
+        exporter = otlp_exporter(cfg.otlp_endpoint) if cfg.otlp_endpoint else None
+        return Tracing(service_name=self.name, sample_ratio=cfg.sample_ratio, exporter=exporter)
+
+    def set_observer(self, observer: RequestObserver | None) -> None:
+        """Trace and log every route's requests with ``observer`` (``None``: stop); applies to
+        the next request. :meth:`configure` does this from ``tracing:`` and ``logging:``."""
+        if observer is not None and not observer.active:
+            observer = None
+        self.observer = observer
+        installed = observer.installable if observer is not None else None
+        for target in self.governor.targets():
+            target.guard.observer = installed
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -350,13 +410,31 @@ class Service:
             loop.add_signal_handler(signal.SIGUSR1, self.begin_drain)
         if self.config is None and CONFIG_ENV in os.environ:
             self.configure(os.environ[CONFIG_ENV] or None)
+        self._setup_logging()
         await self.governor.start()
-        for fn in self._startup:
-            if inspect.isawaitable(r := fn()):
-                await r
+        self.runtime.start()  # in the worker: claims its worker index
+        try:
+            for fn in self._startup:
+                if inspect.isawaitable(r := fn()):
+                    await r
+        except BaseException:
+            await self.runtime.stop()
+            raise
         if self.metrics.shared_dir is not None:
             self._spawn(self._flush_metrics())
         self.ready = True
+
+    def _setup_logging(self) -> None:
+        """JSON or console logs when ``seawall run --log-format`` or ``logging.format`` asks."""
+        cfg = self.config.logging if self.config is not None else LoggingConfig()
+        fmt = os.environ.get(LOG_FORMAT_ENV) or cfg.format
+        if fmt is None:
+            return
+        configure_logging(
+            format="console" if fmt == "console" else "json",
+            level=os.environ.get(LOG_LEVEL_ENV) or cfg.level,
+            secret_fields=self.secret_fields,
+        )
 
     async def shutdown(self) -> None:
         """Run the shutdown hooks, stop governance resources, flush metrics."""
@@ -369,6 +447,9 @@ class Service:
         await self.governor.stop()
         self._executor.shutdown(wait=False, cancel_futures=True)
         self.metrics.flush()
+        await self.runtime.stop()
+        if self.tracing is not None:  # flushes pending spans: blocking I/O, off the loop
+            await asyncio.to_thread(self.tracing.shutdown)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
@@ -379,6 +460,7 @@ class Service:
         while True:
             await self.clock.sleep(0.5)
             self.metrics.flush()
+            self.runtime.flush()
 
     # -- ASGI -----------------------------------------------------------------------------------
 
@@ -438,3 +520,14 @@ class Service:
                     return
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _request_observer(tracing: Tracing | None, cfg: LoggingConfig, clock: Clock) -> RequestObserver | None:
+    access = AccessLog(sample_rate=cfg.access_sample_rate) if cfg.access_sample_rate > 0 else None
+    slow = (
+        SlowRequestLog(threshold=cfg.slow_request_threshold, clock=clock)
+        if cfg.slow_request_threshold is not None
+        else None
+    )
+    observer = RequestObserver(tracing=tracing, access=access, slow=slow)
+    return observer if observer.active else None

@@ -32,9 +32,9 @@ from typing import Any, Final, Literal, final
 import msgspec
 
 from seawall._clock import MONOTONIC, Clock
-from seawall.errors import Forbidden, HTTPError, SeawallError, Unauthorized
+from seawall.errors import Forbidden, HTTPError, Unauthorized
+from seawall.observe._gc import GcMonitor
 from seawall.observe._logging import SECRET_FIELDS, Redactor
-from seawall.observe._runtime import GcMonitor
 
 __all__ = [
     "AdminGate",
@@ -67,8 +67,10 @@ class DebugResponse:
     content_type: str
 
 
-class ProfileBusy(SeawallError):
-    """A CPU profile is already being taken; only one runs at a time (answer 409)."""
+class ProfileBusy(HTTPError):
+    """409 PROFILE_BUSY: a CPU profile is already being taken; only one runs at a time."""
+
+    reason = "PROFILE_BUSY"
 
 
 # --- CPU profile --------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ import random
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any, Final, Literal, Protocol, final
@@ -27,6 +26,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import msgspec
 
 from seawall._clock import MONOTONIC, Clock
+from seawall.errors import TRACE_ID as _TRACE_ID
 from seawall.limit import TokenBucket
 
 __all__ = [
@@ -76,8 +76,9 @@ SECRET_FIELDS: Final = (
     "session_id",
 )
 
-#: The trace id of the request being handled, for log records; tracing sets it per request.
-TRACE_ID: Final[ContextVar[str | None]] = ContextVar("seawall_trace_id", default=None)
+#: The trace id of the request being handled, for log records and error bodies; tracing sets it per
+#: request (the same object as :data:`seawall.errors.TRACE_ID`).
+TRACE_ID: Final = _TRACE_ID
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Mapping, MutableMapping
 from contextvars import Token
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Protocol, final
+from typing import TYPE_CHECKING, Any, Final, Protocol, final
 
 from seawall.observe._logging import TRACE_ID
 
@@ -34,7 +34,17 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span
 
-__all__ = ["ServerSpan", "Tracing", "TracingStatistics", "incoming_trace_id", "parse_traceparent"]
+    from seawall.governance import Outcome
+
+__all__ = [
+    "ServerSpan",
+    "TraceObserver",
+    "Tracing",
+    "TracingStatistics",
+    "incoming_trace_id",
+    "otlp_exporter",
+    "parse_traceparent",
+]
 
 _TRACEPARENT: Final = b"traceparent"
 _TRACESTATE: Final = b"tracestate"
@@ -104,16 +114,21 @@ class TracingStatistics:
 
 @final
 class ServerSpan:
-    """The handle of a sampled request's span: pass it to :meth:`Tracing.end` exactly once."""
+    """The handle of a request's trace: pass it to :meth:`Tracing.end` exactly once.
+
+    A sampled request's handle holds its span; the handle :meth:`Tracing.start_request` returns
+    for an unsampled request whose caller sent a valid ``traceparent`` holds only the caller's
+    trace id (``span`` and ``context`` are ``None``), so logs and error bodies still name it.
+    """
 
     __slots__ = ("_context_token", "_log_token", "context", "span", "trace_id")
 
     def __init__(
         self,
-        span: Span,
-        context: Context,
+        span: Span | None,
+        context: Context | None,
         trace_id: str,
-        context_token: Token[Context],
+        context_token: Token[Context] | None,
         log_token: Token[str | None],
     ) -> None:
         self.span = span
@@ -124,8 +139,13 @@ class ServerSpan:
         self._context_token = context_token
         self._log_token = log_token
 
+    @property
+    def sampled(self) -> bool:
+        """Whether this request is traced (has a span)."""
+        return self.span is not None
+
     def __repr__(self) -> str:
-        return f"ServerSpan(trace_id={self.trace_id!r})"
+        return f"ServerSpan(trace_id={self.trace_id!r}, sampled={self.sampled!r})"
 
 
 @final
@@ -230,6 +250,44 @@ class Tracing:
 
         ``headers`` are the ASGI ``(name, value)`` pairs (lowercase names).
         """
+        return self._begin(route, method, headers, attributes, carry=False)
+
+    def start_request(
+        self,
+        route: str,
+        method: str,
+        headers: Iterable[tuple[bytes, bytes]],
+        *,
+        attributes: Mapping[str, str | int | float | bool] | None = None,
+    ) -> ServerSpan | None:
+        """:meth:`start_server_span`, and for an unsampled request whose caller sent a valid
+        ``traceparent``, a span-less handle that sets :data:`~seawall.errors.TRACE_ID` to the
+        caller's trace id until :meth:`end` (so its logs and error bodies can be correlated).
+
+        This is what a :class:`~seawall.http.Service` calls for each request: a request that is
+        not sampled costs one pass over the header list and, for a root, one random draw
+        (bench/hotpath.py, "tracing on, unsampled" row).
+        """
+        name = _TRACEPARENT
+        for k, _ in headers:
+            if k == name:
+                break
+        else:  # no trace context (most requests): decide by ratio alone, inline
+            ratio = self._ratio
+            if ratio < 1.0 and not (ratio > 0.0 and self._random() < ratio):
+                self._unsampled += 1
+                return None
+            return self._start(route, method, (), attributes)
+        return self._begin(route, method, headers, attributes, carry=True)
+
+    def _begin(
+        self,
+        route: str,
+        method: str,
+        headers: Iterable[tuple[bytes, bytes]],
+        attributes: Mapping[str, str | int | float | bool] | None,
+        carry: bool,
+    ) -> ServerSpan | None:
         traceparent = None
         for k, v in headers:  # one pass; most requests have no trace context at all
             if k == _TRACEPARENT:
@@ -238,7 +296,10 @@ class Tracing:
         if traceparent is not None and (sampled := _sampled_flag(traceparent)) is not None:
             if not sampled:
                 self._unsampled += 1
-                return None
+                if not carry:
+                    return None
+                trace_id = traceparent.strip()[3:35].decode()
+                return ServerSpan(None, None, trace_id, None, TRACE_ID.set(trace_id))
         else:
             ratio = self._ratio
             if ratio < 1.0 and not (ratio > 0.0 and self._random() < ratio):
@@ -284,10 +345,14 @@ class Tracing:
         """
         if handle is None:
             return
+        span = handle.span
+        if span is None:  # an unsampled caller's trace id, carried for logs and error bodies
+            with contextlib.suppress(ValueError):
+                TRACE_ID.reset(handle._log_token)
+            return
         from opentelemetry import context as otel_context
         from opentelemetry.trace import Status, StatusCode
 
-        span = handle.span
         span.set_attribute("http.response.status_code", status)
         if reason is not None:
             span.set_attribute("seawall.reason", reason)
@@ -298,7 +363,8 @@ class Tracing:
         self._ended += 1
         with contextlib.suppress(ValueError):  # ended outside the request's context: nothing to restore
             TRACE_ID.reset(handle._log_token)
-        otel_context.detach(handle._context_token)
+        if handle._context_token is not None:
+            otel_context.detach(handle._context_token)
 
     def inject(
         self, handle: ServerSpan | None, carrier: MutableMapping[str, str] | None = None
@@ -312,8 +378,12 @@ class Tracing:
         return out
 
     def trace_id(self, handle: ServerSpan | None) -> str | None:
-        """The handle's trace id (32 hex digits), or ``None`` for an unsampled request."""
+        """The handle's trace id (32 hex digits), or ``None`` for an unsampled request without one."""
         return handle.trace_id if handle is not None else None
+
+    def observer(self) -> TraceObserver:
+        """This tracing as a guard :class:`~seawall.governance.Observer` of server requests."""
+        return TraceObserver(self)
 
     def shutdown(self) -> None:
         """Flush and stop the exporter (at service shutdown)."""
@@ -325,3 +395,67 @@ class Tracing:
 
     def __repr__(self) -> str:
         return f"Tracing(sample_ratio={self._ratio!r}, sampled={self._sampled!r})"
+
+
+class _ServerCall(Protocol):
+    """The part of :class:`~seawall.http.Request` a :class:`TraceObserver` reads."""
+
+    @property
+    def scope(self) -> MutableMapping[str, Any]: ...
+
+    @property
+    def target(self) -> str: ...
+
+
+@final
+class TraceObserver:
+    """A :class:`Tracing` as the guard's :class:`~seawall.governance.Observer` of server requests.
+
+    :meth:`start` is :meth:`Tracing.start_request` for the call, with the decision for a request
+    without trace context made inline: such an unsampled request costs one call, one pass over
+    the header list and the ratio test, and the guard skips :meth:`end` (the handle is ``None``).
+    A :class:`~seawall.http.Service` installs it when tracing is configured without request logs
+    (bench/hotpath.py, row "tracing on, unsampled").
+    """
+
+    __slots__ = ("_random", "_ratio", "tracing")
+
+    def __init__(self, tracing: Tracing) -> None:
+        self.tracing = tracing
+        self._ratio = tracing._ratio
+        self._random = tracing._random
+
+    def start(self, call: _ServerCall) -> ServerSpan | None:
+        scope = call.scope
+        headers = scope["headers"]
+        name = _TRACEPARENT
+        for k, _ in headers:
+            if k == name:
+                return self.tracing._begin(call.target, scope["method"], headers, None, carry=True)
+        ratio = self._ratio
+        if ratio < 1.0 and not (ratio > 0.0 and self._random() < ratio):
+            self.tracing._unsampled += 1
+            return None
+        return self.tracing._start(call.target, scope["method"], (), None)
+
+    def end(self, handle: ServerSpan | None, call: _ServerCall, outcome: Outcome) -> None:
+        self.tracing.end(handle, outcome.status, outcome.reason or None)
+
+    def __repr__(self) -> str:
+        return f"TraceObserver({self.tracing!r})"
+
+
+def otlp_exporter(endpoint: str) -> SpanExporter:
+    """An OTLP/HTTP span exporter sending to ``endpoint`` (``http://collector:4318/v1/traces``).
+
+    Raises:
+        ImportError: the exporter is not installed (``pip install 'seawall[otel]'``).
+    """
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    except ImportError as exc:
+        raise ImportError(
+            "tracing.otlp_endpoint needs opentelemetry-exporter-otlp-proto-http: pip install 'seawall[otel]'"
+        ) from exc
+    exporter: SpanExporter = OTLPSpanExporter(endpoint=endpoint)
+    return exporter
