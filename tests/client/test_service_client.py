@@ -253,3 +253,49 @@ def test_policy_breaker_of_a_dependency_is_the_route_section() -> None:
     assert isinstance(policy.breaker, BreakerPolicy)
     assert policy.loop_detection is None
     assert Policy(breaker=policy.breaker).breaker == policy.breaker
+
+
+PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+UNSAMPLED = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+
+
+def traced_orders(clock: MockClock, sample_ratio: float) -> Service:
+    from seawall.http._config import TracingConfig
+
+    svc = Service("orders", clock=clock)
+    svc.configure(
+        SeawallConfig(
+            tracing=TracingConfig(sample_ratio=sample_ratio),
+            dependencies={"inventory": {"instances": ["10.0.0.1:8001"]}},
+        )
+    )
+    stock = svc.client("inventory")
+
+    @svc.get("/orders/{id}")
+    async def order(id: int) -> dict[str, int]:
+        return (await stock.get(f"/items/{id}")).json()  # type: ignore[no-any-return]
+
+    return svc
+
+
+async def test_sampled_request_calls_on_as_the_child_span(autojump_clock: MockClock, callee: tuple) -> None:
+    """With tracing on, a sampled request's outbound call carries its own span as parent: same
+    trace id, new parent id."""
+    _, state = callee
+    svc = traced_orders(autojump_clock, 1.0)
+    async with client(svc) as c:
+        await c.get("/orders/1", headers={"traceparent": PARENT})
+    sent = state["seen"][0]["traceparent"]  # type: ignore[index]
+    _, trace_id, parent_id, flags = sent.split("-")
+    assert trace_id == "0af7651916cd43dd8448eb211c80319c"
+    assert parent_id != "b7ad6b7169203331"
+    assert flags == "01"
+
+
+async def test_unsampled_request_forwards_the_trace_context(autojump_clock: MockClock, callee: tuple) -> None:
+    """A request its caller did not sample has no span here: its trace context is forwarded as it came."""
+    _, state = callee
+    svc = traced_orders(autojump_clock, 1.0)
+    async with client(svc) as c:
+        await c.get("/orders/1", headers={"traceparent": UNSAMPLED})
+    assert state["seen"][0]["traceparent"] == UNSAMPLED  # type: ignore[index]

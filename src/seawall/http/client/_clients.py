@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, final
 
 import httpx
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["ServiceClients"]
 
 _FIELDS: Final = frozenset(f.name for f in dataclasses.fields(Dependency)) - {"name"}
+_NONE: Final[Mapping[str, str]] = {}
 
 
 @final
@@ -55,13 +57,17 @@ class ServiceClients:
         if unknown:  # values are checked when the dependency is built, at the first call
             raise TypeError(f"unknown Dependency field(s): {', '.join(unknown)}")
         transport = SeawallTransport(
-            service=self.service.name, governor=self.service.governor, metrics=self.metrics
+            service=self.service.name, governor=self.service.governor, metrics=self.metrics, trace=self._trace
         )
         transport.add(lambda: self._dependency(name, overrides), name=name)
         # No httpx timeouts: the dependency's deadline (10 s by default) bounds every call.
         client = httpx.AsyncClient(transport=transport, base_url=f"http://{key}", timeout=None)  # noqa: S113
         self._clients[key] = (client, dict(overrides))
         return client
+
+    def _trace(self) -> Mapping[str, str]:
+        tracing = self.service.tracing
+        return tracing.inject(None) if tracing is not None else _NONE
 
     def _dependency(self, name: str, overrides: dict[str, Any]) -> Dependency:
         config = self.service.config

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Self, final
 
@@ -55,6 +55,8 @@ class SeawallTransport(httpx.AsyncBaseTransport):
         metrics: where dependencies are exported (default: a new :class:`ClientMetrics`,
             readable as :attr:`metrics`).
         passthrough: send requests to hosts that name no dependency as they are.
+        trace: returns the trace headers of the current span (e.g. ``Tracing.inject``); without
+            it, or when it returns none, the incoming trace context is forwarded as it came.
 
     Example::
 
@@ -76,6 +78,7 @@ class SeawallTransport(httpx.AsyncBaseTransport):
         inner: httpx.AsyncBaseTransport | None = None,
         metrics: ClientMetrics | None = None,
         passthrough: bool = True,
+        trace: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         if any(c in service for c in ", \t"):
             raise ValueError(f"service must be a name without commas or spaces, not {service!r}")
@@ -88,6 +91,7 @@ class SeawallTransport(httpx.AsyncBaseTransport):
         self.metrics = metrics if metrics is not None else ClientMetrics()
         self._inner = inner
         self._passthrough = passthrough
+        self._trace = trace
         self._pass: httpx.AsyncBaseTransport | None = None
         self._upstreams: dict[str, Upstream] = {}
         self._pending: dict[str, Callable[[], Dependency]] = {}
@@ -122,7 +126,9 @@ class SeawallTransport(httpx.AsyncBaseTransport):
         if inner is None:
             inner = _pool(dependency.max_connections)
             self._pools.append(inner)
-        upstream = Upstream(dependency, service=self.service, governor=self.governor, inner=inner)
+        upstream = Upstream(
+            dependency, service=self.service, governor=self.governor, inner=inner, trace=self._trace
+        )
         self._upstreams[key] = upstream
         self.metrics.add(upstream.statistics)
         return upstream

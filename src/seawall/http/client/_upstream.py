@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final, final
 
 import httpx
@@ -103,6 +103,9 @@ class Upstream:
             service's: listed, exported and closed with it).
         inner: the transport that sends the HTTP requests (a connection pool).
         stats: where calls are counted.
+        trace: the trace headers of the current span (``Tracing.inject``), if the service traces;
+            when it gives none (the request is not sampled) the incoming trace context is
+            forwarded as it came.
     """
 
     __slots__ = (
@@ -117,6 +120,7 @@ class Upstream:
         "_retries",
         "_scheme",
         "_start",
+        "_trace",
         "_unsubscribe",
         "balancer",
         "dependency",
@@ -133,8 +137,10 @@ class Upstream:
         governor: Governor,
         inner: httpx.AsyncBaseTransport,
         stats: DependencyStats | None = None,
+        trace: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         dep = dependency
+        self._trace = trace
         clock, rng = governor.clock, governor.rng
         self.dependency = dep
         self.name = dep.name
@@ -285,6 +291,12 @@ class Upstream:
             chain = (*chain, self._own)
         if chain:
             headers[CALL_CHAIN_HEADER] = ",".join(chain[-MAX_CHAIN:])
+        if self._trace is not None and not traced:
+            injected = self._trace()  # a sampled request: this service's span is the parent
+            if injected:
+                for name, value in injected.items():
+                    headers[name] = value
+                traced = True
         if context is not None and context.traceparent is not None and not traced:
             headers["traceparent"] = context.traceparent
             if context.tracestate is not None:
