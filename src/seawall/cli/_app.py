@@ -163,6 +163,23 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+@app.command()
+def graph(
+    files: Annotated[
+        list[str],
+        typer.Argument(
+            help="seawall.yaml/TOML files, one per service; NAME=FILE names the service "
+            "(default: the file's stem, or its directory's name for seawall.yaml)."
+        ),
+    ],
+) -> None:
+    """Check the call graph the services' dependencies declare: name every cycle (exit 1), print
+    the longest call chain."""
+    from seawall.cli._graph import run_graph
+
+    raise typer.Exit(run_graph(files, echo=typer.echo))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

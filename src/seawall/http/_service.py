@@ -22,7 +22,7 @@ import signal
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from prometheus_client import CollectorRegistry
 
@@ -58,6 +58,9 @@ from seawall.observe._logging import SECRET_FIELDS, AccessLog, SlowRequestLog, c
 from seawall.observe._observer import RequestObserver
 from seawall.observe._telemetry import BuildInfoCollector, RuntimeMonitor
 from seawall.observe._tracing import Tracing, otlp_exporter
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Service"]
 
@@ -275,6 +278,33 @@ class Service:
         if method in methods:
             raise ValueError(f"{method} {path} is already registered")
         return methods
+
+    def client(self, name: str, **overrides: Any) -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` for dependency ``name``, governed by ``seawall.http.client``.
+
+        Call ``await client.get("/items/1")`` (or ``"http://inventory/items/1"``). The dependency
+        comes from ``dependencies.<name>`` of ``seawall.yaml`` (instances or DNS, timeout, retries,
+        breaker, bulkhead, balancer), read at the first call, with ``overrides`` (fields of
+        :class:`~seawall.http.client.Dependency`: ``instances=``, ``timeout=``, ``fallback=``...)
+        on top. One client per name, its pool reused, closed at shutdown; its figures are on
+        ``/metrics`` as ``seawall_http_client_*``.
+
+        Example::
+
+            inventory = service.client("inventory", fallback=lambda request, rejection: {"stock": None})
+
+            @service.get("/orders/{id}")
+            async def order(id: int) -> dict[str, object]:
+                stock = (await inventory.get(f"/items/{id}")).json()
+                return {"id": id, "stock": stock}
+        """
+        from seawall.http.client._clients import ServiceClients
+
+        clients: ServiceClients | None = self.__dict__.get("_clients")
+        if clients is None:
+            clients = self._clients = ServiceClients(self)
+            self.on_shutdown(clients.aclose)
+        return clients.get(name, overrides)
 
     def endpoints(self) -> list[Endpoint]:
         """Every registered endpoint, in registration order (static routes first)."""
