@@ -24,6 +24,7 @@ PACKAGES = [
     "seawall.retry",
     "seawall.parallel",
     "seawall.breaker",
+    "seawall.http.client",
 ]
 
 

@@ -180,6 +180,7 @@ def test_chain_runs_checks_cheapest_first(mock_clock: MockClock) -> None:
     svc.get("/x", policy=policy)(lambda: None)
     chain = endpoint(svc, "/x").chain
     assert chain.names == [
+        "loop_detection",
         "concurrency",
         "client_concurrency",
         "rate_limit",
@@ -198,7 +199,7 @@ def test_default_policy_chain_is_the_concurrency_limit_only() -> None:
     """A route under the default policy compiles to one check: the concurrency limit."""
     svc = Service("chain")
     svc.get("/x")(lambda: None)
-    assert endpoint(svc, "/x").chain.names == ["concurrency"]
+    assert endpoint(svc, "/x").chain.names == ["loop_detection", "concurrency"]
 
 
 async def test_rejected_request_never_reads_the_body(mock_clock: MockClock) -> None:

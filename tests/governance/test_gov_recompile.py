@@ -64,7 +64,7 @@ async def test_request_in_flight_during_recompile_completes(mock_clock: MockCloc
         r = await inflight
     assert r.status_code == 200
     assert old.in_flight == 0
-    assert endpoint(svc, "/x").chain.names == ["concurrency", "rate_limit"]
+    assert endpoint(svc, "/x").chain.names == ["loop_detection", "concurrency", "rate_limit"]
 
 
 async def test_unchanged_sub_policy_keeps_the_limiter_state(mock_clock: MockClock) -> None:

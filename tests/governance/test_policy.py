@@ -70,7 +70,10 @@ def test_a_registered_check_joins_every_chain_that_sets_its_section() -> None:
     svc.get("/x", policy=Policy(greeting=Greeting(word="hi")))(lambda: None)
     svc.get("/y")(lambda: None)
     names = {ep.route: ep.chain.names for ep in svc.endpoints() if ep.route in ("/x", "/y")}
-    assert names == {"/x": ["greeting", "concurrency"], "/y": ["concurrency"]}
+    assert names == {
+        "/x": ["loop_detection", "greeting", "concurrency"],
+        "/y": ["loop_detection", "concurrency"],
+    }
 
 
 def test_a_registered_section_decodes_from_yaml_with_leaf_paths() -> None:

@@ -13,7 +13,7 @@ injected) or draws randomness except from an injected ``random.Random``.
 
 from __future__ import annotations
 
-from seawall.governance._call import Call, Outcome, OutcomeKind
+from seawall.governance._call import Call, Outcome, OutcomeKind, Propagated
 from seawall.governance._chain import Chain, admit, admit_async, compile_chain
 from seawall.governance._check import (
     AsyncCheck,
@@ -121,6 +121,7 @@ __all__ = [
     "PacingPolicy",
     "Policy",
     "PriorityPolicy",
+    "Propagated",
     "QueueDelayPolicy",
     "RateLimitPolicy",
     "Registry",

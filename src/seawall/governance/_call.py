@@ -10,12 +10,28 @@ from __future__ import annotations
 
 from typing import Any, Literal, Protocol, final, runtime_checkable
 
-__all__ = ["Call", "Outcome", "OutcomeKind"]
+__all__ = ["Call", "Outcome", "OutcomeKind", "Propagated"]
 
 #: How a call ended: ``ok`` (an answer below 500, 4xx included: the caller's fault, not ours),
 #: ``error`` (5xx or an unexpected exception), ``timeout`` (its deadline passed), ``rejected``
 #: (governance said no, here or downstream), ``cancelled`` (the client went away, or shutdown).
 OutcomeKind = Literal["ok", "error", "timeout", "rejected", "cancelled"]
+
+
+@final
+class Propagated:
+    """What a caller propagates with a call: ``X-Seawall-Call-Chain`` and W3C trace context."""
+
+    __slots__ = ("chain", "traceparent", "tracestate")
+
+    def __init__(self, chain: str | None, traceparent: str | None, tracestate: str | None) -> None:
+        #: The raw call-chain header (service names, oldest first, comma-separated).
+        self.chain = chain
+        self.traceparent = traceparent
+        self.tracestate = tracestate
+
+    def __repr__(self) -> str:
+        return f"Propagated(chain={self.chain!r}, traceparent={self.traceparent!r})"
 
 
 @runtime_checkable
@@ -40,6 +56,12 @@ class Call(Protocol):
     @property
     def incoming_deadline(self) -> float | None:
         """Seconds the caller still allows for this call when it arrived, ``None`` if it set none."""
+        ...
+
+    @property
+    def propagated(self) -> Propagated | None:
+        """The call chain and trace context the caller sent, ``None`` when it sent neither
+        (most calls from outside: the loop check then costs one attribute read)."""
         ...
 
     def header(self, name: str) -> str | None:

@@ -23,4 +23,4 @@ MAX_BODY: Final[Section[int]] = define_section(
 DEFAULT_POLICY: Final = Policy()
 
 #: No checks, no deadline, no metrics: the handler alone (built-in endpoints and benchmarks use it).
-BARE: Final = Policy(timeout=None, max_conns=None, metrics=False)
+BARE: Final = Policy(timeout=None, max_conns=None, metrics=False, loop_detection=None)

@@ -30,6 +30,8 @@ class _ServerCall(Protocol):
     @property
     def target(self) -> str: ...
 
+    def header(self, name: str) -> str | None: ...
+
 
 @final
 class _Untraced:

@@ -406,6 +406,8 @@ class _ServerCall(Protocol):
     @property
     def target(self) -> str: ...
 
+    def header(self, name: str) -> str | None: ...
+
 
 @final
 class TraceObserver:
@@ -427,11 +429,8 @@ class TraceObserver:
 
     def start(self, call: _ServerCall) -> ServerSpan | None:
         scope = call.scope
-        headers = scope["headers"]
-        name = _TRACEPARENT
-        for k, _ in headers:
-            if k == name:
-                return self.tracing._begin(call.target, scope["method"], headers, None, carry=True)
+        if call.header("traceparent") is not None:  # the server's call scans its headers once
+            return self.tracing._begin(call.target, scope["method"], scope["headers"], None, carry=True)
         ratio = self._ratio
         if ratio < 1.0 and not (ratio > 0.0 and self._random() < ratio):
             self.tracing._unsampled += 1

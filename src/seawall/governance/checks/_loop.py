@@ -129,10 +129,10 @@ class LoopCheck:
         self.max_depth = max_depth
 
     def enter(self, call: Call) -> Exit | None:
-        value = call.header(CALL_CHAIN_HEADER)
-        traceparent = call.header("traceparent")
-        if value is None and traceparent is None:
+        sent = call.propagated
+        if sent is None:  # nothing to check or forward: the common case, one attribute read
             return None
+        value, traceparent = sent.chain, sent.traceparent
         chain: tuple[str, ...] | str = ()
         if value is not None:
             chain = value
@@ -150,8 +150,7 @@ class LoopCheck:
                         f"may come before {self.service})",
                         check=self.name,
                     )
-        tracestate = call.header("tracestate") if traceparent is not None else None
-        return _Reset(_INBOUND.set(Inbound(chain, traceparent, tracestate)))
+        return _Reset(_INBOUND.set(Inbound(chain, traceparent, sent.tracestate)))
 
 
 def _factory(policy: Policy, ctx: CompileContext) -> LoopCheck | None:

@@ -11,6 +11,7 @@ import httpx
 from seawall.deadline import current as current_deadline
 from seawall.discovery import Instance
 from seawall.errors import HTTPError, Rejected
+from seawall.governance._call import Propagated
 from seawall.http.client._classify import Failed
 from seawall.http.client._dependency import ClientFallback
 
@@ -72,6 +73,13 @@ class OutboundCall:
     @property
     def incoming_deadline(self) -> float | None:
         return self._deadline
+
+    @property
+    def propagated(self) -> Propagated | None:
+        chain, traceparent = self.headers.get("x-seawall-call-chain"), self.headers.get("traceparent")
+        if chain is None and traceparent is None:
+            return None
+        return Propagated(chain, traceparent, self.headers.get("tracestate"))
 
     def header(self, name: str) -> str | None:
         value: str | None = self.headers.get(name)
