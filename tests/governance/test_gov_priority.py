@@ -129,7 +129,9 @@ async def test_the_section_alone_adds_no_check(mock_clock: MockClock) -> None:
     """``priority`` only partitions the decisions that support classes; by itself it does nothing."""
     svc = Service("prio", clock=mock_clock)
     svc.get("/x", policy=Policy(priority=CLASSES))(lambda: None)
-    assert endpoint(svc, "/x").chain.names == ["concurrency"]
+    plain = Service("plain", clock=mock_clock)
+    plain.get("/x")(lambda: None)
+    assert endpoint(svc, "/x").chain.names == endpoint(plain, "/x").chain.names
 
 
 # -- configuration ------------------------------------------------------------------------------
