@@ -18,7 +18,7 @@ from concurrent.futures import Executor
 from typing import Any, Final, final
 
 from seawall._clock import Clock
-from seawall.deadline import _current as _deadline
+from seawall.deadline import _current as _deadline_var
 from seawall.errors import HTTPError, Rejected
 from seawall.governance import Guard
 from seawall.http._params import ParamSpec, compile_params, compile_path_converters
@@ -37,6 +37,8 @@ _FALLBACK_HEADER: Final = b"x-seawall-fallback"
 CLIENT_GONE: Final = 499
 #: Seconds a request runs before its client is watched: the timeout wheel's tick.
 DEPARTURE_TICK: Final = 0.005
+#: The watch of the call's deadline (set by the guard), bound once for the hot path.
+_deadline: Final = _deadline_var.get
 #: (Typed so that a checker does not take the slot for None for good: the ticker sets it.)
 _NO_WATCHER: Final[asyncio.Task[None] | None] = None
 
@@ -110,7 +112,7 @@ class Endpoint:
         if self.builder is not None:
             call.max_body = self.guard.chain.policy[MAX_BODY]
             kwargs = await self.builder(call)
-        watch = _deadline.get(None)
+        watch = _deadline(None)
         if watch is None or (self.inline and not self.is_async):
             # No deadline (a BARE route, or timeout=None without a deadline header): the handler
             # alone. An inline sync handler runs on the loop to the end: nothing to cancel.
