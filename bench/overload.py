@@ -283,7 +283,7 @@ def scrape_metrics(port: int) -> dict[str, float]:
         if match is None:
             continue
         name, labels, value = match.group(1), match.group(2) or "", match.group(3)
-        if "route=" in labels and 'route="/work"' not in labels:
+        if "route=" in labels and 'route="/work"' not in labels and 'route=""' not in labels:
             continue
         labels = (
             labels.replace('method="GET",', "").replace(',route="/work"', "").replace('route="/work"', "")
@@ -436,9 +436,13 @@ def figures(result: Result, c_ref: float | None, c_ref_per_cpu: float | None = N
     out["goodput_ratio_c_ref"] = _round(_div(o["goodput_rps"], c_ref))
     # The same ratio per CPU-second the server got: robust to other processes taking its core
     # (the capacity run and the overload run rarely get the same share of a shared machine).
-    out["goodput_ratio_c_ref_per_cpu"] = _round(
-        _div(_div(o["goodput_rps"], o.get("server_cpu")), c_ref_per_cpu)
-    )
+    # (CPU-bound family only: elsewhere the CPU is not what limits capacity.)
+    if result.scenario.family == "cpu":
+        out["goodput_ratio_c_ref_per_cpu"] = _round(
+            _div(_div(o["goodput_rps"], o.get("server_cpu")), c_ref_per_cpu)
+        )
+    else:
+        out["goodput_ratio_c_ref_per_cpu"] = None
     out["server_cpu"] = o.get("server_cpu")
     out["foreign_cpu"] = o.get("foreign_cpu")
     out["goodput_ratio_own_c"] = _round(_div(o["goodput_rps"], result.c_rps))
