@@ -13,6 +13,8 @@ CPU-bound (~2 ms of CPU per request, ~450 req/s on one core):
 Bound by a shared resource (8 concurrent users x 20 ms: ~400 req/s, CPU mostly idle):
 
 - ``seawall_io``: ``examples.overload_io:service``, default chain + adaptive concurrency (reference);
+- ``seawall_io_plain``: the same handler with the default chain only: no limit, but the handlers of
+  clients that gave up are cancelled (499) instead of holding the resource for nobody;
 - ``fastapi_io``: FastAPI with the same handler;
 - ``seawall_priority``: the io handler with traffic classes; 20 % of the requests carry
   ``x-priority: critical`` (``bench/apps/seawall_overload_priority.py``).
@@ -133,6 +135,14 @@ SCENARIOS: Final = (
         ),
         "io",
         reference=True,
+    ),
+    Scenario(
+        _target(
+            "seawall_io_plain",
+            "bench.apps.seawall_overload_io_plain:service",
+            "seawall io handler, default chain (departure watch only)",
+        ),
+        "io",
     ),
     Scenario(_target("fastapi_io", "bench.apps.fastapi_overload_io:app", "FastAPI, io handler"), "io"),
     Scenario(
