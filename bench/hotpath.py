@@ -94,11 +94,12 @@ TARGETS = (
 
 # (ratio name, numerator, denominator, floor): printed with PASS/FAIL, never turned into an exit status.
 FLOORS = (
-    ("seawall_bare/raw", "seawall_bare", "raw", 0.85),
-    ("seawall_default/raw", "seawall_default", "raw", 0.75),
-    ("seawall_default/fastapi", "seawall_default", "fastapi", 3.0),
-    ("seawall_full/raw", "seawall_full", "raw", 0.70),
-    ("seawall_full/fastapi_stack", "seawall_full", "fastapi_stack", 5.0),
+    # the governance-core issue's floors (the earlier "default >= 3x FastAPI" is not among them:
+    # FastAPI runs at ~0.35-0.42x raw here, so it asked for more than 1x a raw ASGI callable)
+    ("seawall_bare/raw", "seawall_bare", "raw", 0.90),
+    ("seawall_default/raw", "seawall_default", "raw", 0.85),
+    ("seawall_full/raw", "seawall_full", "raw", 0.80),
+    ("seawall_full/fastapi_stack", "seawall_full", "fastapi_stack", 6.0),
     # observability (issue 10): runtime metrics cost <= 2 %, unsampled tracing <= 5 % of the
     # default chain's requests/s in the same run; 100% sampled is reported, without a floor
     ("seawall_default/seawall_no_runtime", "seawall_default", "seawall_no_runtime", 0.98),
