@@ -5,8 +5,8 @@ ASGI, one worker), one target at a time:
 
 CPU-bound (~2 ms of CPU per request, ~450 req/s on one core):
 
-- ``seawall_shed``: ``examples.overload:service``, default chain + adaptive shedding (reference);
-- ``seawall_shed_qd``: the same plus queue-delay admission (``bench/apps/seawall_overload_qd.py``);
+- ``seawall_shed``: ``examples.overload:service``, default chain + adaptive shedding + queue-delay
+  admission (reference);
 - ``seawall_noshed``: the same handler, default chain only;
 - ``fastapi``: FastAPI with the same handler.
 
@@ -41,7 +41,7 @@ once and, if still disturbed, marked invalid: a floor computed from it shows ``I
     .venv/bin/python bench/overload.py              # 30 s of overload per target
 
 Floors (printed with PASS/FAIL/INVALID, never turned into the exit status), from the overload
-issue: ``seawall_shed_qd`` goodput >= 0.90 C, onset p99 <= 3x and steady p99 <= 2x the unloaded
+issue: ``seawall_shed`` goodput >= 0.90 C, onset p99 <= 3x and steady p99 <= 2x the unloaded
 p99; ``seawall_io`` goodput >= 0.90 C, onset and steady p99 <= 3x; ``seawall_priority``: priority
 goodput >= 95 % of its offered rate and total goodput >= 0.90 C. The last stdout line is one JSON
 object with all figures. The exit status is non-zero only when the harness fails.
@@ -110,17 +110,11 @@ def _target(name: str, app: str, label: str) -> Target:
 
 SCENARIOS: Final = (
     Scenario(
-        _target("seawall_shed", "examples.overload:service", "seawall, shedding (examples.overload)"),
-        "cpu",
-        reference=True,
-    ),
-    Scenario(
         _target(
-            "seawall_shed_qd",
-            "bench.apps.seawall_overload_qd:service",
-            "seawall, shedding + queue_delay",
+            "seawall_shed", "examples.overload:service", "seawall, shedding + queue_delay (examples.overload)"
         ),
         "cpu",
+        reference=True,
     ),
     Scenario(
         _target("seawall_noshed", "bench.apps.seawall_overload_noshed:service", "seawall, default chain"),
@@ -571,9 +565,9 @@ def report(results: dict[str, Result], c_refs: dict[str, float], plan: Plan) -> 
 
 # (label, target, figure, floor, op)
 FLOORS: Final = (
-    ("seawall_shed_qd goodput/C", "seawall_shed_qd", "goodput_ratio_c_ref", 0.90, ">="),
-    ("seawall_shed_qd onset p99/unloaded", "seawall_shed_qd", "onset_p99_ratio", 3.0, "<="),
-    ("seawall_shed_qd steady p99/unloaded", "seawall_shed_qd", "steady_p99_ratio", 2.0, "<="),
+    ("seawall_shed goodput/C", "seawall_shed", "goodput_ratio_c_ref", 0.90, ">="),
+    ("seawall_shed onset p99/unloaded", "seawall_shed", "onset_p99_ratio", 3.0, "<="),
+    ("seawall_shed steady p99/unloaded", "seawall_shed", "steady_p99_ratio", 2.0, "<="),
     ("seawall_io goodput/C", "seawall_io", "goodput_ratio_c_ref", 0.90, ">="),
     ("seawall_io onset p99/unloaded", "seawall_io", "onset_p99_ratio", 3.0, "<="),
     ("seawall_io steady p99/unloaded", "seawall_io", "steady_p99_ratio", 3.0, "<="),

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from seawall import Policy, Service
 from seawall.governance import (
+    AdaptiveConcurrencyPolicy,
+    BreakerPolicy,
     BulkheadPolicy,
     HotspotPolicy,
     PacingPolicy,
+    PriorityPolicy,
+    QueueDelayPolicy,
     RateLimitPolicy,
     SheddingPolicy,
     WarmUpPolicy,
@@ -40,6 +44,16 @@ POLICIES = {
         hotspots=(HotspotPolicy(key="query:id", rate=100),),
     ),
     "/limited": Policy(rate_limit=RateLimitPolicy(rate=1, burst=1)),
+    "/adaptive": Policy(
+        adaptive_concurrency=AdaptiveConcurrencyPolicy(),
+        queue_delay=QueueDelayPolicy(),
+        breaker=BreakerPolicy(kind="adaptive"),
+    ),
+    "/classes": Policy(
+        adaptive_concurrency=AdaptiveConcurrencyPolicy(algorithm="gradient2"),
+        priority=PriorityPolicy(shares={"critical": 0.5, "normal": 0.5}, default="normal"),
+        breaker=BreakerPolicy(kind="circuit"),
+    ),
     "/shared": Policy(
         rate_limit=RateLimitPolicy(rate=1000, backend="redis"),
         window=WindowPolicy(limit=1000, backend="redis"),
@@ -56,4 +70,15 @@ def every_check_service() -> Service:
             return {"ok": True}
 
         svc.get(path, policy=policy)(handler)
+    # An outbound call (to a port nothing listens on), so the seawall_http_client_* families have series.
+    backend = svc.client("backend", instances=["127.0.0.1:1"])
+
+    @svc.get("/calls")
+    async def calls() -> dict[str, bool]:
+        try:
+            await backend.get("/x")
+        except Exception:
+            return {"ok": False}
+        return {"ok": True}
+
     return svc

@@ -40,6 +40,11 @@ COUNTER_FIELDS: Final = frozenset(
         "calls",
         "failures",
         "transitions",
+        "succeeded",
+        "ignored",
+        "checked",
+        "stalls",
+        "slow_calls",
     }
 )
 _LABELS: Final = ("route", "method", "check")
