@@ -193,9 +193,14 @@ def demo(
 
     try:
         run_demo(duration)
+    except ValueError as exc:  # NaN passes click's range check
+        _fail(f"--duration: {exc}")
     except DemoError as exc:
         typer.secho(f"seawall demo: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.secho("seawall demo: interrupted", err=True)
+        raise typer.Exit(130) from None
 
 
 def main() -> None:

@@ -242,8 +242,12 @@ class _LogEcho(logging.Handler):
         self.clock = clock
         self.t0: float | None = None
         self.transitions: list[tuple[float, str]] = []
+        #: Set while the servers stop: an interrupted run's calls in flight fail then.
+        self.muted = False
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self.muted:
+            return
         now = self.clock.now()
         at = f"{now - self.t0:5.1f}s" if self.t0 is not None else "      "
         self.console.print(Text(f"{at}  log: {record.getMessage()}", style="dim"))
@@ -298,13 +302,21 @@ class _Run:
             await asyncio.gather(*(client.get(f"/products/{i % len(PRODUCTS) + 1}") for i in range(16)))
             self.t0 = self.logs.t0 = self.clock.now()
             self.console.print(_COLUMNS, style="dim")
-            regular = asyncio.create_task(self._generate(client, random.Random(SEED), abuser=False))
-            abuser = asyncio.create_task(self._generate(client, random.Random(SEED + 1), abuser=True))
-            await self._direct()
-            await asyncio.gather(regular, abuser)
-            while self.in_flight:
-                await asyncio.wait(self.in_flight)
-            loop = await self._loop(client)
+            generators = [
+                asyncio.create_task(self._generate(client, random.Random(SEED), abuser=False)),
+                asyncio.create_task(self._generate(client, random.Random(SEED + 1), abuser=True)),
+            ]
+            try:
+                await self._direct()
+                await asyncio.gather(*generators)
+                while self.in_flight:
+                    await asyncio.wait(self.in_flight)
+                loop = await self._loop(client)
+            finally:  # interrupted: stop sending before the client closes
+                pending = [*generators, *self.in_flight]
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
         seconds = self.clock.now() - self.t0
         for at, state in self.logs.transitions:
             for r in self.results:
@@ -606,6 +618,7 @@ async def _main(duration: float, console: Console, ports: Sequence[int]) -> Demo
             await servers.start(list(zip(names, topology.services, ports, strict=True)))
             result = await _Run(duration, console, topology, f"http://{HOST}:{ports[0]}", logs).run()
         finally:
+            logs.muted = True
             await servers.stop()
     _summary(console, result, settings)
     return result

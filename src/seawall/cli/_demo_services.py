@@ -390,11 +390,11 @@ class Servers:
         raise DemoError(f"{name} on {HOST}:{port} was not ready after 5 s")
 
     async def stop(self) -> None:
-        """Stop every server (each service's shutdown runs) and wait for them."""
+        """Stop the servers one by one, in the order they were started (callers before the
+        services they call), each service's shutdown included."""
         running, self._running = self._running, []
         for server, task in running:
             if not task.done():
                 server.stop()  # type: ignore[attr-defined]
-        for _, task in running:
             with contextlib.suppress(Exception):  # a server that failed to start was reported
                 await task
