@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
 import math
+import re
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -21,108 +25,144 @@ from seawall.cli._demo import DemoError, DemoResult, percentile, run_demo
 from seawall.cli._demo_services import ABUSER, PHASES, Settings, free_ports
 
 REPO = Path(__file__).resolve().parents[2]
-SEAWALL = Path(sys.executable).parent / "seawall"
 DURATION = 5.0
+
+# The run whose behaviour is checked happens in a child process: under the suite's coverage
+# tracer this process runs Python several times slower, and the demo's single event loop would
+# then be CPU-bound (which it shows honestly, but it is not what its summary is checked for).
+CHILD = """
+import json, sys
+from rich.console import Console
+from seawall.cli._demo import percentile, run_demo
+
+result = run_demo(float(sys.argv[1]), console=Console(width=120, highlight=False))
+phases = {}
+for r in result.phases:
+    t, f = r.tally, r.figures
+    phases[r.phase.key] = {
+        "start": r.start,
+        "sent": t.sent, "ok": t.ok, "degraded": t.degraded, "abuser_sent": t.abuser_sent,
+        "abuser_429": t.abuser_429, "regular_429": t.regular_429, "s503": t.s503, "s504": t.s504,
+        "failed": t.failed, "reasons": dict(t.reasons), "max": max(t.latencies, default=0.0),
+        "p50": percentile(t.latencies, 0.5), "full_p99": percentile(t.full_latencies, 0.99),
+        "retries": f.retries, "ejections": f.ejections, "transitions": f.transitions,
+        "rate_limited": f.refused("rate_limit"), "bulkhead": f.refused("bulkhead"),
+        "breaker": f.breaker, "transitions_seen": r.breaker,
+    }
+print("RESULT " + json.dumps({"phases": phases, "loop": result.loop}))
+"""
+
+
+@dataclass(frozen=True)
+class Demo:
+    """What a run printed, and its figures per phase."""
+
+    phases: dict[str, dict[str, Any]]
+    loop: list[Any] | None
+    text: str
 
 
 @pytest.fixture(scope="module")
-def demo() -> tuple[DemoResult, str]:
-    """One 5-second run, in this process; its result and everything it printed."""
-    out = io.StringIO()
-    result = run_demo(DURATION, console=Console(file=out, width=120, highlight=False))
-    return result, out.getvalue()
+def demo() -> Demo:
+    """One 5-second run of run_demo in a child process."""
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(DURATION)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    text, _, last = done.stdout.rstrip("\n").rpartition("\n")
+    assert last.startswith("RESULT "), done.stdout
+    found = json.loads(last.removeprefix("RESULT "))
+    return Demo(found["phases"], found["loop"], text)
 
 
-def test_every_phase_runs_in_order(demo: tuple[DemoResult, str]) -> None:
+def test_every_phase_runs_in_order(demo: Demo) -> None:
     """The five phases run in order, each for a fifth of the duration, and each sends traffic."""
-    result, _ = demo
-    assert [r.phase.key for r in result.phases] == [p.key for p in PHASES]
-    for i, r in enumerate(result.phases):
-        assert math.isclose(r.start, i * DURATION / 5)
-        assert r.tally.sent > 0, r.phase.key
+    assert list(demo.phases) == [p.key for p in PHASES]
+    for i, phase in enumerate(demo.phases.values()):
+        assert math.isclose(phase["start"], i * DURATION / 5)
+        assert phase["sent"] > 0
 
 
-def test_no_request_fails(demo: tuple[DemoResult, str]) -> None:
-    """No 504, 5xx or transport error reaches a user in any phase: only 429s and 503s refuse."""
-    result, _ = demo
-    total = result.total()
-    assert total.s504 == 0
-    assert total.failed == 0
-    assert max(total.latencies) < Settings().route_timeout + 0.25
+def test_no_request_fails(demo: Demo) -> None:
+    """No 504, 5xx or transport error reaches a user in any phase (only 429s and 503s refuse),
+    and every answer comes within the route's deadline."""
+    for key, phase in demo.phases.items():
+        assert phase["s504"] == phase["failed"] == 0, key
+        assert phase["max"] < Settings().route_timeout, key
 
 
-def test_steady_answers_everything_in_full(demo: tuple[DemoResult, str]) -> None:
+def test_steady_answers_everything_in_full(demo: Demo) -> None:
     """Steady traffic is answered in full."""
-    steady = demo[0].phase("steady").tally
-    assert steady.ok == steady.sent
+    steady = demo.phases["steady"]
+    assert steady["ok"] == steady["sent"]
 
 
-def test_spike_rate_limits_the_abuser_only(demo: tuple[DemoResult, str]) -> None:
+def test_spike_rate_limits_the_abuser_only(demo: Demo) -> None:
     """During the spike, most of mallory's requests get 429 and no other user's does."""
-    spike = demo[0].phase("spike")
-    assert spike.tally.abuser_429 > spike.tally.abuser_sent / 2
-    assert spike.tally.regular_429 == 0
-    assert spike.figures.refused("rate_limit") > 0
+    spike = demo.phases["spike"]
+    assert spike["abuser_429"] > spike["abuser_sent"] / 2
+    assert spike["regular_429"] == 0
+    assert spike["rate_limited"] > 0
 
 
-def test_spike_bulkhead_sheds_and_bounds_latency(demo: tuple[DemoResult, str]) -> None:
-    """The spike overloads inventory: the gateway's bulkhead turns requests away with 503, and the
-    full answers stay well inside the route's deadline."""
-    spike = demo[0].phase("spike")
-    assert spike.tally.s503 > 0
-    assert spike.figures.refused("bulkhead") > 0
-    p99 = percentile(spike.tally.full_latencies, 0.99)
-    assert p99 is not None
-    assert p99 < Settings().route_timeout / 2
+def test_spike_bulkhead_sheds_and_bounds_latency(demo: Demo) -> None:
+    """The spike overloads inventory: the gateway's bulkhead turns requests away with 503, and
+    the full answers stay well inside the route's deadline."""
+    spike = demo.phases["spike"]
+    assert spike["s503"] > 0
+    assert spike["bulkhead"] > 0
+    assert spike["full_p99"] < Settings().route_timeout / 2
 
 
-def test_failing_instance_is_hidden_by_retries_and_ejection(demo: tuple[DemoResult, str]) -> None:
-    """While inventory #1 answers 500, users get full answers: retries on another instance and
-    outlier ejection absorb the failures."""
-    failing = demo[0].phase("failing")
-    assert failing.tally.ok == failing.tally.sent
-    assert failing.figures.retries > 0
-    assert failing.figures.ejections > 0
+def test_failing_instance_is_hidden_by_retries_and_ejection(demo: Demo) -> None:
+    """While inventory #1 answers 500, users get full answers, no 5xx: retries on another
+    instance and outlier ejection absorb the failures."""
+    failing = demo.phases["failing"]
+    assert failing["ok"] == failing["sent"]
+    assert failing["retries"] > 0
+    assert failing["ejections"] > 0
 
 
-def test_outage_opens_the_breaker_and_degrades_fast(demo: tuple[DemoResult, str]) -> None:
+def test_outage_opens_the_breaker_and_degrades_fast(demo: Demo) -> None:
     """With every inventory instance hanging, the breaker opens and the fallback answers at
-    once: degraded answers marked CIRCUIT_OPEN, median latency far below the call timeout."""
-    outage = demo[0].phase("outage")
-    assert "open" in [state for _, state in outage.breaker]
-    assert outage.figures.transitions > 0
-    assert outage.tally.degraded > outage.tally.sent / 2
-    assert outage.tally.reasons["CIRCUIT_OPEN"] > 0
-    p50 = percentile(outage.tally.latencies, 0.5)
-    assert p50 is not None
-    assert p50 < Settings().call_timeout
+    once: mostly degraded answers, marked CIRCUIT_OPEN, median latency far below the call
+    timeout."""
+    outage = demo.phases["outage"]
+    assert "open" in [state for _, state in outage["transitions_seen"]]
+    assert outage["transitions"] > 0
+    assert outage["degraded"] > outage["sent"] / 2
+    assert outage["reasons"]["CIRCUIT_OPEN"] > 0
+    assert outage["p50"] < Settings().call_timeout / 2
 
 
-def test_recovery_closes_the_breaker(demo: tuple[DemoResult, str]) -> None:
+def test_recovery_closes_the_breaker(demo: Demo) -> None:
     """Once inventory is back, a half-open probe closes the breaker and answers are full again."""
-    result, _ = demo
-    late = result.phase("outage").breaker + result.phase("recovery").breaker
+    late = demo.phases["outage"]["transitions_seen"] + demo.phases["recovery"]["transitions_seen"]
     assert late[-1][1] == "closed"
-    assert result.phase("recovery").figures.breaker == "closed"
-    recovery = result.phase("recovery").tally
-    assert recovery.ok > recovery.sent / 2
+    recovery = demo.phases["recovery"]
+    assert recovery["breaker"] == "closed"
+    assert recovery["ok"] > recovery["sent"] / 2
 
 
-def test_call_loop_is_refused_with_508(demo: tuple[DemoResult, str]) -> None:
+def test_call_loop_is_refused_with_508(demo: Demo) -> None:
     """A request into the gateway -> catalog -> gateway loop is answered 508 LOOP_DETECTED."""
-    assert demo[0].loop == (508, "LOOP_DETECTED")
+    assert demo.loop == [508, "LOOP_DETECTED"]
 
 
-def test_summary_names_every_phase(demo: tuple[DemoResult, str]) -> None:
+def test_output_has_lines_tables_and_a_sentence_per_phase(demo: Demo) -> None:
     """The output has a line per second, both summary tables and a sentence per phase."""
-    _, text = demo
-    assert "What users got" in text
-    assert "What seawall did" in text
-    assert "What happened" in text
+    assert "What users got" in demo.text
+    assert "What seawall did" in demo.text
+    assert "What happened" in demo.text
     for phase in PHASES:
-        assert f"\n{phase.key} " in text
-    assert f"{ABUSER}'s" in text
-    assert text.count("closed\n") + text.count("open\n") >= 4  # the per-second lines
+        assert f"\n{phase.key} " in demo.text
+    assert f"{ABUSER}'s" in demo.text
+    assert len(re.findall(r"^ +\d+s +\d+ ", demo.text, re.MULTILINE)) == DURATION
 
 
 def test_taken_port_is_a_one_line_error() -> None:
@@ -172,17 +212,10 @@ def test_percentile_is_nearest_rank(values: list[float], q: float) -> None:
     assert sum(v < p for v in values) < q * len(values)
 
 
-@pytest.mark.integration
-def test_console_script_runs_and_exits_0() -> None:
-    """``seawall demo --duration 3`` as a process: exit 0 and the summary on stdout."""
-    done = subprocess.run(
-        [str(SEAWALL), "demo", "--duration", "3"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "What happened" in done.stdout
-    assert done.stderr == ""
+def test_command_runs_and_exits_0() -> None:
+    """``seawall demo --duration 3`` (in this process, however slow the tracer makes it) exits 0
+    after printing its summary."""
+    result = CliRunner().invoke(app, ["demo", "--duration", "3"])
+    assert result.exit_code == 0, result.output
+    assert "What happened" in result.stdout
+    assert result.stderr == ""
