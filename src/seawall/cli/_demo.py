@@ -552,13 +552,13 @@ def _failing(r: PhaseResult, s: Settings) -> str:
     t, f = r.tally, r.figures
     errors = t.s503 + t.s504 + t.failed
     seen = (
-        f"users saw no error: {t.ok} of {t.sent} answered in full"
+        f"so users saw no error: {t.ok} of {t.sent} answered in full"
         if not errors and not t.degraded
-        else f"users got {t.ok} full answers, {t.degraded} degraded and {_n(errors, 'error')}"
+        else f"and users got {t.ok} full answers, {t.degraded} degraded and {_n(errors, 'error')}"
     )
     return (
         f"inventory #1 answered 500 to every call it got. The client retried {_n(f.retries, 'call')} "
-        f"on another instance and outlier detection ejected #1 {_n(f.ejections, 'time')}: {seen}."
+        f"on another instance and outlier detection ejected #1 {_n(f.ejections, 'time')}, {seen}."
     )
 
 
@@ -570,9 +570,9 @@ def _outage(r: PhaseResult, s: Settings) -> str:
     reasons = ", ".join(f"{n} {reason}" for reason, n in t.reasons.most_common())
     text = (
         f"every call to inventory hung until its {s.call_timeout * 1000:.0f} ms timeout. The breaker "
-        f"opened {opened:.1f} s in; from then on the fallback answered at once (half-open probes "
-        f"aside): {_n(t.degraded, 'degraded answer')} ({reasons}), p50 "
-        f"{_ms(percentile(t.latencies, 0.5))}."
+        f"opened {opened:.1f} s in; from then on the fallback answered at once instead of waiting "
+        f"for a hung call (half-open probes aside): {_n(t.degraded, 'degraded answer')} "
+        f"({reasons}), p50 {_ms(percentile(t.latencies, 0.5))}."
     )
     if t.s503:
         text += f" The bulkhead turned {t.s503} away while calls still hung."
@@ -586,7 +586,7 @@ def _recovery(r: PhaseResult, s: Settings) -> str:
     closed = next((at for at, state in r.breaker if state == "closed"), None)
     when = f"closed {closed:.1f} s after inventory came back" if closed else "closed during the outage"
     return (
-        f"a half-open probe succeeded and the breaker {when} ({_n(t.degraded, 'degraded answer')} "
+        f"the half-open probes succeeded and the breaker {when} ({_n(t.degraded, 'degraded answer')} "
         f"this phase); {t.ok} of {t.sent} answered in full, p99 {_ms(percentile(t.latencies, 0.99))}."
     )
 
