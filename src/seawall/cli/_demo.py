@@ -584,10 +584,16 @@ def _outage(r: PhaseResult, s: Settings) -> str:
 def _recovery(r: PhaseResult, s: Settings) -> str:
     t = r.tally
     closed = next((at for at, state in r.breaker if state == "closed"), None)
-    when = f"closed {closed:.1f} s after inventory came back" if closed else "closed during the outage"
+    if closed is None:
+        when = "was closed already"
+    elif closed < 0.05:
+        when = "closed as soon as inventory came back"
+    else:
+        when = f"closed {closed:.1f} s after inventory came back"
+    before = f" ({_n(t.degraded, 'degraded answer')} until then)" if t.degraded else ""
     return (
-        f"the half-open probes succeeded and the breaker {when} ({_n(t.degraded, 'degraded answer')} "
-        f"this phase); {t.ok} of {t.sent} answered in full, p99 {_ms(percentile(t.latencies, 0.99))}."
+        f"the half-open probes succeeded and the breaker {when}{before}; {t.ok} of {t.sent} answered "
+        f"in full, p99 {_ms(percentile(t.latencies, 0.99))}."
     )
 
 
