@@ -12,13 +12,11 @@ Prometheus registry. It needs no server, network or file beyond the runtime depe
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import math
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, final
 
@@ -37,11 +35,13 @@ from seawall.cli._demo_services import (
     PHASES,
     PRODUCTS,
     DemoError,
+    LogEcho,
     Phase,
     Servers,
     Settings,
     Topology,
     build,
+    echo_logs,
     free_ports,
     skip_sniffio_lookups,
 )
@@ -67,8 +67,6 @@ MAX_DURATION: Final = 600.0
 SEED: Final = 7
 #: The route the load generator drives.
 ROUTE: Final = "/products/{id}"
-#: The message seawall's breaker check logs on a transition (name, old state, new state).
-_TRANSITION: Final = "circuit breaker of %s: %s -> %s"
 
 
 @final
@@ -231,48 +229,6 @@ class DemoResult:
         return total
 
 
-@final
-class _LogEcho(logging.Handler):
-    """Prints seawall's log lines among the progress lines; notes the inventory breaker's
-    transitions (which the breaker check logs as they happen)."""
-
-    def __init__(self, console: Console, clock: Clock) -> None:
-        super().__init__(logging.INFO)
-        self.console = console
-        self.clock = clock
-        self.t0: float | None = None
-        self.transitions: list[tuple[float, str]] = []
-        #: Set while the servers stop: an interrupted run's calls in flight fail then.
-        self.muted = False
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.muted:
-            return
-        now = self.clock.now()
-        at = f"{now - self.t0:5.1f}s" if self.t0 is not None else "      "
-        self.console.print(Text(f"{at}  log: {record.getMessage()}", style="dim"))
-        args = record.args
-        if record.msg == _TRANSITION and isinstance(args, tuple) and args[:1] == ("inventory",):
-            self.transitions.append((now, str(args[-1])))
-
-
-@contextlib.contextmanager
-def _echo_logs(console: Console, clock: Clock) -> Iterator[_LogEcho]:
-    """Route the ``seawall`` loggers to ``console`` while the demo runs."""
-    logger = logging.getLogger("seawall")
-    level, propagate = logger.level, logger.propagate
-    handler = _LogEcho(console, clock)
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        logger.propagate = propagate
-
-
 # -- the scenario ---------------------------------------------------------------------------------
 
 
@@ -281,7 +237,7 @@ class _Run:
     """One run of the scenario against running services."""
 
     def __init__(
-        self, duration: float, console: Console, topology: Topology, base_url: str, logs: _LogEcho
+        self, duration: float, console: Console, topology: Topology, base_url: str, logs: LogEcho
     ) -> None:
         self.console = console
         self.topology = topology
@@ -619,7 +575,7 @@ async def _main(duration: float, console: Console, ports: Sequence[int]) -> Demo
     _header(console, settings, ports, duration)
     names = ["gateway", "catalog", *(f"inventory #{i + 1}" for i in range(len(ports) - 2))]
     servers = Servers()
-    with _echo_logs(console, MONOTONIC) as logs:
+    with echo_logs(console, MONOTONIC) as logs:
         try:
             await servers.start(list(zip(names, topology.services, ports, strict=True)))
             result = await _Run(duration, console, topology, f"http://{HOST}:{ports[0]}", logs).run()

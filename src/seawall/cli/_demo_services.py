@@ -4,7 +4,8 @@ A gateway in front of a catalog and three inventory instances: plain seawall ser
 the way a user would write them. Only the faults are simulated (an instance answering 500, a
 database that stops answering), switched by :meth:`Topology.fault` as the phases change. The
 services run on granian's embedded server, all in one process and event loop
-(:class:`Servers`). :mod:`seawall.cli._demo` drives them and reports.
+(:class:`Servers`), their log lines shown as they come (:class:`LogEcho`).
+:mod:`seawall.cli._demo` drives them and reports.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import logging
 import random
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final, final
 
 import httpx
+from rich.console import Console
+from rich.text import Text
 
 from seawall import BulkheadPolicy, Policy, RateLimitPolicy, Response, Service
 from seawall._clock import MONOTONIC, Clock
@@ -35,18 +39,23 @@ __all__ = [
     "HOST",
     "PHASES",
     "PRODUCTS",
+    "TRANSITION",
     "Database",
     "DemoError",
+    "LogEcho",
     "Phase",
     "Servers",
     "Settings",
     "Topology",
     "build",
+    "echo_logs",
     "free_ports",
     "skip_sniffio_lookups",
 ]
 
 HOST: Final = "127.0.0.1"
+#: The message seawall's breaker check logs on a transition (name, old state, new state).
+TRANSITION: Final = "circuit breaker of %s: %s -> %s"
 FALLBACK_HEADER: Final = "x-seawall-fallback"
 #: The user who sends far more than the per-user rate limit allows.
 ABUSER: Final = "mallory"
@@ -399,3 +408,45 @@ class Servers:
                 server.stop()  # type: ignore[attr-defined]
             with contextlib.suppress(Exception):  # a server that failed to start was reported
                 await task
+
+
+@final
+class LogEcho(logging.Handler):
+    """Prints seawall's log lines among the progress lines; notes the inventory breaker's
+    transitions (which the breaker check logs as they happen)."""
+
+    def __init__(self, console: Console, clock: Clock) -> None:
+        super().__init__(logging.INFO)
+        self.console = console
+        self.clock = clock
+        self.t0: float | None = None
+        self.transitions: list[tuple[float, str]] = []
+        #: Set while the servers stop: an interrupted run's calls in flight fail then.
+        self.muted = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.muted:
+            return
+        now = self.clock.now()
+        at = f"{now - self.t0:5.1f}s" if self.t0 is not None else "      "
+        self.console.print(Text(f"{at}  log: {record.getMessage()}", style="dim"))
+        args = record.args
+        if record.msg == TRANSITION and isinstance(args, tuple) and args[:1] == ("inventory",):
+            self.transitions.append((now, str(args[-1])))
+
+
+@contextlib.contextmanager
+def echo_logs(console: Console, clock: Clock) -> Iterator[LogEcho]:
+    """Route the ``seawall`` loggers to ``console`` while the demo runs."""
+    logger = logging.getLogger("seawall")
+    level, propagate = logger.level, logger.propagate
+    handler = LogEcho(console, clock)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
