@@ -180,6 +180,29 @@ def graph(
     raise typer.Exit(run_graph(files, echo=typer.echo))
 
 
+@app.command()
+def demo(
+    duration: Annotated[
+        float,
+        typer.Option(help="Seconds to run (3 to 600); the five phases share them equally.", min=3, max=600),
+    ] = 20.0,
+) -> None:
+    """Run a gateway, a catalog and three inventory instances in this process, drive them through
+    a spike, a failing instance and an outage, and show what seawall did. Needs no server."""
+    from seawall.cli._demo import DemoError, run_demo
+
+    try:
+        run_demo(duration)
+    except ValueError as exc:  # NaN passes click's range check
+        _fail(f"--duration: {exc}")
+    except DemoError as exc:
+        typer.secho(f"seawall demo: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.secho("seawall demo: interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
