@@ -43,7 +43,6 @@ from seawall.cli._demo_services import (
     build,
     echo_logs,
     free_ports,
-    skip_sniffio_lookups,
 )
 
 __all__ = [
@@ -606,7 +605,6 @@ def run_demo(
         raise ValueError(f"duration must be between {MIN_DURATION:g} and {MAX_DURATION:g} seconds")
     if ports is not None and len(ports) != 5:
         raise ValueError("ports must be 5: gateway, catalog and three inventory instances")
-    skip_sniffio_lookups()
     try:
         chosen = list(ports) if ports is not None else free_ports(5)
     except OSError as exc:

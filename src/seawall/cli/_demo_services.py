@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import random
 import socket
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final, final
@@ -50,7 +48,6 @@ __all__ = [
     "build",
     "echo_logs",
     "free_ports",
-    "skip_sniffio_lookups",
 ]
 
 HOST: Final = "127.0.0.1"
@@ -342,17 +339,6 @@ def free_ports(n: int) -> list[int]:
     finally:
         for s in sockets:
             s.close()
-
-
-def skip_sniffio_lookups() -> None:
-    """Spare httpcore a failed ``import sniffio`` per request.
-
-    httpcore imports ``sniffio`` on every request; httpx >= 0.28 no longer installs it, and a
-    failed import searches ``sys.path`` again each time (~0.1 ms per call: a third of the demo's
-    CPU). A ``None`` entry makes the import fail at once, and httpcore then assumes asyncio.
-    """
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
 @final
