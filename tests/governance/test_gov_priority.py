@@ -173,12 +173,12 @@ def test_yaml_errors_name_the_leaf(section: dict[str, object], leaf: str) -> Non
 
 
 def test_yaml_missing_shares_is_named() -> None:
-    """A section without its required ``shares`` fails at the section, naming the field."""
+    """A section without its required ``shares`` fails naming that field."""
     svc = Service("prio")
     svc.get("/x")(lambda: None)
     with pytest.raises(ConfigError, match="shares") as info:
         svc.configure(SeawallConfig(routes={"GET /x": {"priority": {"default": "a"}}}))
-    assert info.value.path == '$.routes["GET /x"].priority'
+    assert info.value.path == '$.routes["GET /x"].priority.shares'  # the missing field itself
 
 
 def test_compiles_from_yaml() -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import msgspec
 import pytest
 
-from seawall import ConfigError, Policy, RateLimitPolicy, Service
+from seawall import ConfigError, HotspotPolicy, Policy, RateLimitPolicy, Service
 from seawall.governance import (
     RATE_LIMIT,
     TIMEOUT,
@@ -170,3 +170,30 @@ def test_to_builtins_lists_every_section() -> None:
     assert data["rate_limit"]["rate"] == 3.0
     assert data["timeout"] == 10.0
     assert Policy()[RATE_LIMIT] is None
+
+
+@pytest.mark.parametrize(
+    ("policy", "path"),
+    [
+        (
+            lambda: Policy(
+                hotspots=(HotspotPolicy(key="path:id", rate=1), HotspotPolicy(key="fn:nope", rate=1))
+            ),
+            '$.routes["GET /x/{id}"].hotspots[1].key',
+        ),
+        (lambda: Policy(max_conns_per_client=2, client_key="fn:nope"), '$.routes["GET /x/{id}"].client_key'),
+    ],
+)
+def test_compile_errors_name_the_leaf_field(policy: Any, path: str) -> None:
+    """A key function that does not exist is reported at its own field, item index included."""
+    svc = Service("leaf")
+    with pytest.raises(ConfigError, match="no key function named 'nope'") as info:
+        svc.get("/x/{id}", policy=policy())(lambda id: None)
+    assert info.value.path == path
+
+
+def test_missing_required_field_is_named() -> None:
+    """A section missing a required field names that field, not just the section."""
+    with pytest.raises(ConfigError) as info:
+        decode_patch({"rate_limit": {"burst": 3}}, '$.routes["GET /x"]')
+    assert info.value.path == '$.routes["GET /x"].rate_limit.rate'

@@ -65,9 +65,7 @@ def compile_chain(
         try:
             made = factory(policy, ctx)
         except ValueError as exc:
-            field = getattr(exc, "field", None)
-            where = f"{path}.{section}" + (f".{field}" if field else "") if section else path
-            raise ConfigError(str(exc), path=where) from None
+            raise ConfigError(str(exc), path=_where(path, section, exc)) from None
         if made is None:
             continue
         if isinstance(made, Check | AsyncCheck):
@@ -77,6 +75,17 @@ def compile_chain(
     sync = sorted((c for c in built if isinstance(c, Check)), key=lambda c: c.cost)
     waiting = sorted((c for c in built if not isinstance(c, Check)), key=lambda c: c.cost)
     return Chain(tuple(sync), tuple(waiting), policy, policy[TIMEOUT], policy[METRICS])
+
+
+def _where(path: str, section: str, exc: ValueError) -> str:
+    """The configuration path a factory's error names: the section, and the field if it says."""
+    section = getattr(exc, "section", None) or section
+    if not section:
+        return path
+    field = getattr(exc, "field", None)
+    if not field:
+        return f"{path}.{section}"
+    return f"{path}.{section}{field}" if field.startswith("[") else f"{path}.{section}.{field}"
 
 
 def _each(made: Iterable[Check | AsyncCheck]) -> list[Check | AsyncCheck]:

@@ -90,16 +90,17 @@ class CompileContext:
     cpu_probe: CpuProbe | None = None
     redis_url: str | None = None
 
-    def key(self, spec: KeySpec, field: str = "key") -> KeyFn:
+    def key(self, spec: KeySpec, field: str = "key", *, section: str | None = None) -> KeyFn:
         """Compile a key spec (``ip``, ``header:x``, ``fn:name``...) for this target's calls.
 
         Raises:
-            FieldError: naming ``field`` (e.g. an unregistered ``fn:<name>``).
+            FieldError: naming ``field`` (of ``section`` when it is not the factory's own), e.g.
+                for an unregistered ``fn:<name>``.
         """
         try:
             return key_function(spec, self.key_functions)
         except ValueError as exc:
-            raise FieldError(field, str(exc)) from None
+            raise FieldError(field, str(exc), section=section) from None
 
     def resource_key(self, kind: str, config: object) -> tuple[object, ...]:
         """The registry key of a per-target primitive built from ``config``."""
@@ -119,9 +120,12 @@ class FieldError(ValueError):
     (``$.routes["GET /x"].rate_limit.key``), not just the route.
     """
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, section: str | None = None) -> None:
         super().__init__(message)
+        #: The field within the section (``key``, ``[0].key`` for an item of a list section).
         self.field = field
+        #: The section the field belongs to, when not the factory's own (``client_key``).
+        self.section = section
 
 
 _REGISTERED: list[tuple[str, CheckFactory]] = []

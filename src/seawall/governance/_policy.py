@@ -41,6 +41,7 @@ MAX_COUNT: Final = 1_000_000_000
 MAX_SECONDS: Final = 86_400.0
 
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]*)`")
+_MISSING_FIELD = re.compile(r"missing required field `([^`]*)`")
 _AT_PATH = re.compile(r" - at `\$([^`]*)`$")
 _NAMED_FIELD = re.compile(r"^([a-z_][a-z0-9_]*) must ")
 
@@ -223,7 +224,13 @@ def _leaf(path: str, exc: msgspec.ValidationError) -> tuple[str, str]:
     message = str(exc)
     match = _AT_PATH.search(message)
     if match:
-        return _AT_PATH.sub("", message), path + match.group(1).replace("[...]", "")
+        path += match.group(1).replace("[...]", "")
+        message = _AT_PATH.sub("", message)
+    missing = _MISSING_FIELD.search(message)
+    if missing:
+        return message, f"{path}.{missing.group(1)}"
+    if match:
+        return message, path
     unknown = _UNKNOWN_FIELD.search(message)
     if unknown:
         return message, f"{path}.{unknown.group(1)}"

@@ -61,7 +61,7 @@ def _factory(policy: Policy, ctx: CompileContext) -> ClientConcurrencyCheck | No
     n = policy[MAX_CONNS_PER_CLIENT]
     if n is None:
         return None
-    key = ctx.key(policy[CLIENT_KEY], field="client_key")
+    key = ctx.key(policy[CLIENT_KEY], field="", section=CLIENT_KEY.name)
     limit = ctx.registry.obtain(
         ctx.resource_key("client_concurrency", (n, policy[CLIENT_KEY])),
         lambda: KeyedConcurrencyLimit(limit=n),

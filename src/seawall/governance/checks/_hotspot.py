@@ -89,7 +89,7 @@ def _factory(policy: Policy, ctx: CompileContext) -> list[HotspotCheck]:
     checks = []
     rules: tuple[HotspotPolicy, ...] = policy[HOTSPOTS]
     for i, h in enumerate(rules):
-        key = ctx.key(h.key, field=f"{i}.key")
+        key = ctx.key(h.key, field=f"[{i}].key")
         limiter = ctx.registry.obtain(
             ctx.resource_key(f"hotspot{i}", h),
             _builder(h, ctx.clock),
