@@ -70,7 +70,7 @@ def test_environment_overrides_a_dependency(tmp_path: Path, monkeypatch: pytest.
             "{outlier: {base_ejection_time: 10, max_ejection_time: 5}}",
             "$.dependencies.inventory.outlier.max_ejection_time",
         ),
-        ("{dns: {host: x}}", "$.dependencies.inventory.dns"),
+        ("{dns: {host: x}}", "$.dependencies.inventory.dns.port"),
         ("[1, 2]", "$.dependencies.inventory"),
     ],
 )

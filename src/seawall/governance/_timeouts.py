@@ -12,7 +12,8 @@ A deadline fires at most ``resolution`` seconds late. Because the ticker sleeps 
 from __future__ import annotations
 
 import asyncio
-from typing import Final, final
+from collections.abc import Callable
+from typing import Any, Final, final
 
 from seawall._clock import MONOTONIC, Clock
 
@@ -25,7 +26,7 @@ DEFAULT_RESOLUTION: Final = 0.005
 class Watch:
     """One call under watch; ``expired`` is set just before its task is cancelled."""
 
-    __slots__ = ("clock", "deadline", "expired", "task", "tick", "timeout")
+    __slots__ = ("clock", "deadline", "expired", "on_linger", "payload", "task", "tick", "timeout")
 
     def __init__(
         self, task: asyncio.Task[object] | None, tick: int, deadline: float, timeout: float, clock: Clock
@@ -36,6 +37,10 @@ class Watch:
         self.timeout = timeout
         self.clock = clock
         self.expired = False
+        #: Called once with this watch if the call is still running a full tick after it began.
+        self.on_linger: Callable[[Watch], None] | None = None
+        #: What the transport keeps with the watch for ``on_linger`` (the server: its request).
+        self.payload: Any = None
 
     def remaining(self) -> float:
         """Seconds left before the deadline (negative once passed)."""
@@ -51,7 +56,7 @@ class TimeoutWheel:
         resolution: tick length in seconds; deadlines fire up to this late.
     """
 
-    __slots__ = ("_buckets", "_clock", "_last", "_resolution", "_ticker")
+    __slots__ = ("_buckets", "_clock", "_last", "_older", "_resolution", "_ticker", "_young")
 
     def __init__(self, *, clock: Clock = MONOTONIC, resolution: float = DEFAULT_RESOLUTION) -> None:
         if not resolution > 0:
@@ -61,6 +66,10 @@ class TimeoutWheel:
         self._buckets: dict[int, set[Watch]] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._last = int(clock.now() // resolution)  # every tick up to this one has been processed
+        # Watches begun since the last tick, and those begun in the tick before: at each tick the
+        # older ones still running have lingered a full tick (done() removes finished ones).
+        self._young: set[Watch] = set()
+        self._older: set[Watch] = set()
 
     def watch(self, timeout: float) -> Watch:
         """Watch the current task; it is cancelled once ``timeout`` seconds have passed."""
@@ -78,6 +87,7 @@ class TimeoutWheel:
         if bucket is None:
             bucket = self._buckets[tick] = set()
         bucket.add(w)
+        self._young.add(w)
         return w
 
     def done(self, w: Watch) -> None:
@@ -87,6 +97,9 @@ class TimeoutWheel:
             # An emptied bucket stays until its tick passes: deleting and re-creating it for
             # every request cost more than the idle ticks it saves (bench/hotpath.py).
             bucket.discard(w)
+        self._young.discard(w)
+        self._older.discard(w)
+        w.payload = None
 
     async def _run(self) -> None:
         try:
@@ -106,6 +119,14 @@ class TimeoutWheel:
         return self._advance(int(self._clock.now() // self._resolution))
 
     def _advance(self, now_tick: int) -> int:
+        if self._older:
+            lingering, self._older = self._older, self._young
+            for w in lingering:
+                if w.on_linger is not None and not w.expired:
+                    w.on_linger(w)
+        else:
+            self._older = self._young
+        self._young = set()
         cancelled = 0
         buckets = self._buckets
         if now_tick - self._last <= len(buckets):

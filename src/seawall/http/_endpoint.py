@@ -2,8 +2,11 @@
 go on the ASGI wire. It is the server's :class:`~seawall.governance.Transport`; admission,
 deadlines, outcomes, accounting and fallbacks are the :class:`~seawall.governance.Guard`'s.
 
-It also stops work for clients that have gone (:class:`Departures`): a handler whose client
-disconnected is cancelled and its request counted as 499, with nothing sent.
+It also stops work for clients that have gone: a request still running a full tick of the
+deadline wheel after it began (``Watch.on_linger``) gets a task waiting for ``http.disconnect``;
+when its client disconnects, the handler is cancelled and the request counted as 499, with
+nothing sent. A request answered within a tick is never watched (that would cost more than
+answering it).
 """
 
 from __future__ import annotations
@@ -17,17 +20,17 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import Any, Final, final
 
-from seawall._clock import Clock
 from seawall.deadline import _current as _deadline_var
 from seawall.errors import HTTPError, Rejected
-from seawall.governance import Guard
+from seawall.governance import Guard, Watch
+from seawall.governance._timeouts import DEFAULT_RESOLUTION
 from seawall.http._params import ParamSpec, compile_params, compile_path_converters
 from seawall.http._policy import MAX_BODY
 from seawall.http._request import Converter, Request
 from seawall.http._response import JSON_HEADER, encode_result
 from seawall.http._router import parse_template
 
-__all__ = ["CLIENT_GONE", "Departures", "Endpoint", "send_error"]
+__all__ = ["CLIENT_GONE", "Endpoint", "send_error"]
 
 _START: Final = "http.response.start"
 _BODY: Final = "http.response.body"
@@ -36,11 +39,11 @@ _FALLBACK_HEADER: Final = b"x-seawall-fallback"
 #: The status a request whose client went away is counted with (nginx's 499); nothing is sent.
 CLIENT_GONE: Final = 499
 #: Seconds a request runs before its client is watched: the timeout wheel's tick.
-DEPARTURE_TICK: Final = 0.005
+DEPARTURE_TICK: Final = DEFAULT_RESOLUTION
 #: The watch of the call's deadline (set by the guard), bound once for the hot path.
 _deadline: Final = _deadline_var.get
-#: (Typed so that a checker does not take the slot for None for good: the ticker sets it.)
-_NO_WATCHER: Final[asyncio.Task[None] | None] = None
+#: Put in ``Request.watcher`` when the client has gone: the handler's cancellation is its departure.
+_GONE: Final = object()
 
 
 async def send_error(send: Callable[[Any], Any], exc: HTTPError, head: bool = False) -> int:
@@ -64,7 +67,6 @@ class Endpoint:
     __slots__ = (
         "builder",
         "converters",
-        "departures",
         "executor",
         "fn",
         "guard",
@@ -97,7 +99,6 @@ class Endpoint:
         # an invalid value is refused before it spends any budget.
         self.converters: Mapping[str, Converter] = compile_path_converters(fn, names)
         self.guard: Guard[Request, int]
-        self.departures: Departures | None = None  # made on first use, on the guard's clock
 
     @property
     def chain(self) -> Any:
@@ -123,31 +124,26 @@ class Endpoint:
             else:
                 result = await self._in_thread(kwargs or {})
         else:
-            departures = self.departures
-            if departures is None:
-                departures = self.departures = Departures(self.guard.clock)
-            # Enter the departure watch (inlined: a method call cost more than this body does).
-            call.watcher = _NO_WATCHER
-            call.task = watch.task
-            running = departures.running
-            running[call] = departures.ticks
-            if departures.ticker is None:
-                departures.start()
+            # The deadline's watch also tells us when this request lingers (still running a full
+            # wheel tick after it began): only then is its client watched for a departure.
+            call.watcher = None
+            watch.payload = call
+            watch.on_linger = _watch_client
             try:
                 if self.is_async:
                     result = await (self.fn() if kwargs is None else self.fn(**kwargs))
                 else:
                     result = await self._in_thread(kwargs or {})
             except asyncio.CancelledError:
-                if call.task is not None:  # not the client leaving (a deadline, shutdown)
+                if getattr(call, "watcher", None) is not _GONE:  # not the client leaving (a deadline)
                     raise
                 _uncancel()
                 return CLIENT_GONE  # the client is gone: nothing to send, nobody to send it to
             finally:
-                call.task = None
-                running.pop(call, None)  # gone already if the ticker started its watcher
-                if call.watcher is not None:
-                    call.watcher.cancel()
+                watch.on_linger = None
+                watcher: object = getattr(call, "watcher", None)  # set meanwhile by the ticker
+                if isinstance(watcher, asyncio.Task):
+                    watcher.cancel()
         status, headers, body = encode_result(result)
         send = call.send
         await send({"type": _START, "status": status, "headers": headers})
@@ -176,79 +172,26 @@ class Endpoint:
         return f"Endpoint({self.method} {self.route})"
 
 
-@final
-class Departures:
-    """Cancels the handlers of requests whose client has gone (``http.disconnect``).
-
-    Watching a request means a task waiting on its ``receive``: far more than a fast request
-    costs. So a request only enters :attr:`running` (a dict entry, removed when it ends), and a
-    ticker, running while requests are in, starts a watcher for each request that entered more
-    than one ``tick`` ago and is still running. A request answered within a tick is never
-    watched (measured: ~2,000 instructions a request for the entry, its removal and the
-    ``try``, valgrind --tool=callgrind); a slow one (a handler waiting behind a saturated
-    dependency, the requests an overload queues) is watched from at most two ticks after it
-    started. When its client disconnects, its handler task is cancelled and the request ends as
-    :data:`CLIENT_GONE` with nothing sent: under overload with impatient clients, the capacity
-    they would have used is given back.
-
-    Only requests running under a deadline are watched (the deadline's watch carries the task to
-    cancel, which ``asyncio.current_task()`` would cost 0.2 µs to find): BARE routes and routes
-    with ``timeout=None`` called without a deadline header run their handler alone. A request
-    whose body is declared but not yet read is not watched either: reading ``receive`` for a
-    disconnect would take body bytes from its handler.
-
-    Args:
-        clock: what the ticker sleeps on.
-        tick: seconds a request runs before it may be watched.
-    """
-
-    __slots__ = ("_clock", "running", "tick", "ticker", "ticks")
-
-    def __init__(self, clock: Clock, tick: float = DEPARTURE_TICK) -> None:
-        self._clock = clock
-        self.tick = tick
-        #: Requests running and not yet watched, to the tick count when they entered (the
-        #: endpoint adds and removes them). A dict, not a list: a request leaves it as soon as it
-        #: ends, so nothing outlives its request (a list kept ~2 ticks of finished requests
-        #: alive and the garbage collector walked them: +2,400 instructions a request, valgrind
-        #: --tool=callgrind).
-        self.running: dict[Request, int] = {}
-        self.ticks = 0
-        self.ticker: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start the ticker (it stops by itself once no request is running)."""
-        self.ticker = asyncio.get_running_loop().create_task(self._run())
-
-    async def _run(self) -> None:
-        running = self.running
-        try:
-            while running:
-                await self._clock.sleep(self.tick)
-                self.ticks += 1
-                due = self.ticks - 1  # entered before the previous tick: ran a tick or more
-                old = [r for r, entered in running.items() if entered < due]
-                loop = asyncio.get_running_loop()
-                for request in old:
-                    del running[request]
-                    request.watcher = loop.create_task(_watch(request))
-        finally:
-            self.ticker = None
-
-
 def _uncancel() -> None:
     task = asyncio.current_task()
     if task is not None:
         task.uncancel()
 
 
-async def _watch(request: Request) -> None:
+def _watch_client(watch: Watch) -> None:
+    """``on_linger`` of a request's deadline watch: start watching its client."""
+    request: Request = watch.payload
+    if request is not None and request.watcher is None:
+        request.watcher = asyncio.get_running_loop().create_task(_watch(request, watch))
+
+
+async def _watch(request: Request, watch: Watch) -> None:
     """Wait until the client of ``request`` disconnects, then cancel its handler."""
-    if request.body_pending():
+    if request.body_pending():  # reading receive now would take body bytes from the handler
         return
     with contextlib.suppress(Exception):  # e.g. a server that refuses a second receive: stop watching
         await request.disconnected()
-        task = request.task
-        if task is not None:
-            request.task = None  # tells the endpoint the cancellation is the client's departure
+        task = watch.task
+        if task is not None and watch.on_linger is not None:  # still running
+            request.watcher = _GONE  # tells the endpoint the cancellation is the client's departure
             task.cancel()

@@ -102,13 +102,11 @@ class Request:
         "route",
         "scope",
         "send",
-        # Set by the endpoint around the handler only (never on other paths): the task running it,
-        # and the task watching for the client's departure (seawall.http._endpoint.Departures).
-        "task",
+        # Set by the endpoint around a handler under a deadline only (never on other paths): the
+        # task watching for the client's departure, once the request lingers.
         "watcher",
     )
-    task: asyncio.Task[Any] | None
-    watcher: asyncio.Task[None] | None
+    watcher: asyncio.Task[None] | object | None
 
     def __init__(
         self,

@@ -146,7 +146,12 @@ class CpuProfiler:
                 session = profiler.stop()
         finally:
             self._lock.release()
-        # Rendering a long profile takes tens of milliseconds: do it off the loop.
+        # Rendering a long profile takes tens of milliseconds: do it off the loop. The renderers
+        # are imported here, on the loop: importing reads files, and each read in the thread
+        # hands the GIL back to a busy loop for a whole switch interval (5 ms): the first profile
+        # of a process took 40 s under a CPU-bound loop that way (tests/observe/test_debug.py).
+        from pyinstrument.renderers import HTMLRenderer, SpeedscopeRenderer  # noqa: F401
+
         return await asyncio.to_thread(_render, session, format)
 
     def __repr__(self) -> str:
