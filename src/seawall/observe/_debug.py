@@ -152,10 +152,21 @@ class CpuProfiler:
         # of a process took 40 s under a CPU-bound loop that way (tests/observe/test_debug.py).
         from pyinstrument.renderers import HTMLRenderer, SpeedscopeRenderer  # noqa: F401
 
-        return await asyncio.to_thread(_render, session, format)
+        # While it renders, the thread asks for the GIL more often than every 5 ms: a busy loop
+        # (the very moment a profile is wanted) would otherwise give it one slice per interval.
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(interval, _RENDER_SWITCH_INTERVAL))
+        try:
+            return await asyncio.to_thread(_render, session, format)
+        finally:
+            sys.setswitchinterval(interval)
 
     def __repr__(self) -> str:
         return f"CpuProfiler(interval={self._interval!r}, busy={self.busy!r})"
+
+
+#: The GIL switch interval while a profile renders in its thread (Python's default is 5 ms).
+_RENDER_SWITCH_INTERVAL: Final = 0.0002
 
 
 def _render(session: Any, format: str) -> DebugResponse:
