@@ -32,6 +32,9 @@ class Chain:
     policy: Policy
     timeout: float | None
     metrics: bool
+    #: Whether any exit reads the outcome (checks that only release a slot say ``wants_outcome =
+    #: False``; then no Outcome is made for them).
+    needs_outcome: bool = True
 
     @property
     def names(self) -> list[str]:
@@ -74,7 +77,8 @@ def compile_chain(
             built.extend(_each(made))
     sync = sorted((c for c in built if isinstance(c, Check)), key=lambda c: c.cost)
     waiting = sorted((c for c in built if not isinstance(c, Check)), key=lambda c: c.cost)
-    return Chain(tuple(sync), tuple(waiting), policy, policy[TIMEOUT], policy[METRICS])
+    needs = any(getattr(c, "wants_outcome", True) for c in (*sync, *waiting))
+    return Chain(tuple(sync), tuple(waiting), policy, policy[TIMEOUT], policy[METRICS], needs)
 
 
 def _where(path: str, section: str, exc: ValueError) -> str:

@@ -43,7 +43,12 @@ Exit = Callable[[Outcome], None]
 
 @runtime_checkable
 class Check(Protocol):
-    """A synchronous admission check: decides at once."""
+    """A synchronous admission check: decides at once.
+
+    A check whose exit only releases what it took (and never reads the outcome) may say so with
+    a class attribute ``wants_outcome = False``; when no exit of a chain wants it, the guard
+    hands them a shared placeholder instead of making an :class:`Outcome` per call.
+    """
 
     name: str
     #: Lower runs earlier: a counter ~10, a local limiter ~20, a shedder ~30, waiting checks 40+.

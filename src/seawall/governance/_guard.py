@@ -39,6 +39,9 @@ logger = logging.getLogger("seawall.governance")
 #: a fallback answers a degraded call and must not become the slow part itself.
 FALLBACK_GRACE: Final = 0.05
 
+#: What exits of checks with ``wants_outcome = False`` receive: they must not read it.
+_RELEASE: Final = Outcome(0, "ok", 0.0, 0.0)
+
 #: Answers a rejection (limited, shed, timed out, breaker open) with a degraded value.
 Fallback = Callable[[Any, Rejected], Any]
 
@@ -229,7 +232,13 @@ class Guard(Generic[C, R]):
             stats.in_flight -= 1
             end = now()
             if exits or handle is not None:
-                outcome = Outcome(status, kind, start, end, reason)
+                # Exits that only release a slot get a shared placeholder (one Outcome less per
+                # call on the default chain: ~1.7k instructions, callgrind).
+                outcome = (
+                    Outcome(status, kind, start, end, reason)
+                    if chain.needs_outcome or handle is not None
+                    else _RELEASE
+                )
                 for ex in exits:
                     ex(outcome)
                 if handle is not None and observer is not None:

@@ -41,6 +41,7 @@ class BulkheadCheck:
     __slots__ = ("_leave", "bulkhead")
     name = "bulkhead"
     cost = 45
+    wants_outcome = False  # the exit only gives the slot back
 
     def __init__(self, bulkhead: Bulkhead) -> None:
         self.bulkhead = bulkhead

@@ -31,6 +31,7 @@ class ClientConcurrencyCheck:
     __slots__ = ("_key", "limit")
     name = "client_concurrency"
     cost = 12
+    wants_outcome = False  # the exit only gives the slot back
 
     def __init__(self, limit: KeyedConcurrencyLimit, key: KeyFn) -> None:
         self.limit = limit

@@ -31,6 +31,7 @@ class ConcurrencyCheck:
     __slots__ = ("_leave", "limit")
     name = "concurrency"
     cost = 10
+    wants_outcome = False  # the exit only gives the slot back
 
     def __init__(self, limit: ConcurrencyLimit) -> None:
         self.limit = limit

@@ -64,6 +64,7 @@ class HotspotCheck:
 
     __slots__ = ("_key", "limiter", "name")
     cost = 24
+    wants_outcome = False  # no exit
 
     def __init__(self, limiter: HotspotLimiter, key: KeyFn, spec: str) -> None:
         self.limiter = limiter

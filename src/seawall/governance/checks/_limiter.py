@@ -25,6 +25,7 @@ class LimiterCheck:
     """429 when the limiter (for this call's key) has no room; ``Retry-After`` from its state."""
 
     __slots__ = ("_key", "_keyed", "_single", "cost", "name")
+    wants_outcome = False  # no exit
 
     def __init__(
         self, name: str, cost: int, limiter: RateLimiter | KeyedLimiter[RateLimiter], key: KeyFn | None

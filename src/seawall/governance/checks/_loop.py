@@ -123,6 +123,7 @@ class LoopCheck:
     __slots__ = ("max_depth", "service")
     name = "loop_detection"
     cost = 5  # first: a looping call should not take a slot or a token anywhere
+    wants_outcome = False  # the exit only resets the call context
 
     def __init__(self, service: str, max_depth: int) -> None:
         self.service = service

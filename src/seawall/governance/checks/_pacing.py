@@ -42,6 +42,7 @@ class PacingCheck:
     __slots__ = ("clock", "limiter")
     name = "pacing"
     cost = 40
+    wants_outcome = False  # no exit
 
     def __init__(self, limiter: LeakyBucket, clock: Clock) -> None:
         self.limiter = limiter

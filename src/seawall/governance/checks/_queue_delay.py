@@ -88,6 +88,7 @@ class QueueDelayCheck:
     __slots__ = ("_now", "_should_reject", "codel")
     name = "queue_delay"
     cost = 60
+    wants_outcome = False  # no exit
 
     def __init__(self, codel: CoDel, now: Callable[[], float]) -> None:
         self.codel = codel

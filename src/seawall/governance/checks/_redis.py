@@ -27,6 +27,7 @@ class RedisLimiterCheck:
 
     __slots__ = ("_key", "limiter", "name")
     cost = 50
+    wants_outcome = False  # no exit
 
     def __init__(self, name: str, limiter: Any, key: KeyFn) -> None:
         self.name = name
