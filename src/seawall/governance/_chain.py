@@ -125,6 +125,7 @@ async def admit_async(chain: Chain, call: Call, exits: list[Exit], start: float)
                 exits.append(ex)  # noqa: PERF401
     except BaseException as exc:
         release(exits, exc, start)
+        exits.clear()  # released: whoever catches this must not release them again
         raise
 
 
