@@ -187,7 +187,7 @@ class Guard(Generic[C, R]):
                     exits.append(ex)
             if chain.async_checks:
                 await admit_async(chain, call, exits, start)
-        except BaseException as exc:  # noqa: BLE001 - answered by _refused, or re-raised
+        except BaseException as exc:
             release(exits, exc, start)  # (admit_async released and cleared what it saw)
             if not isinstance(exc, Exception):
                 raise
