@@ -184,7 +184,7 @@ class Guard(Generic[C, R]):
         try:  # admit: cheapest first; nothing of the body has been read yet
             for check in chain.checks:  # (admit(), inlined: one call less per request)
                 if (ex := check.enter(call)) is not None:
-                    exits.append(ex)
+                    exits.append(ex)  # noqa: PERF401 - a loop that stops at the first rejection
             if chain.async_checks:
                 await admit_async(chain, call, exits, start)
         except BaseException as exc:
