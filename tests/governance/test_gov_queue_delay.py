@@ -53,6 +53,60 @@ async def test_a_lone_request_is_admitted(mock_clock: MockClock) -> None:
     assert (stats.checked, stats.rejected, stats.min_delay) == (1, 0, 0.0)
 
 
+async def test_a_loop_that_keeps_up_is_sampled(mock_clock: MockClock) -> None:
+    """After a prompt measurement, requests within ``target / 2`` skip the yield; the first one
+    after it measures again."""
+    svc, ran = cpu_bound(mock_clock, Policy(queue_delay=TIGHT), work=0.0)
+    for _ in range(5):
+        assert await request(svc) == 200
+    assert codel(svc).statistics().checked == 1  # the first measured, the other four skipped
+    mock_clock.jump(0.0005)  # target / 2 of TIGHT
+    assert await request(svc) == 200
+    assert codel(svc).statistics().checked == 2
+    assert len(ran) == 6
+
+
+async def test_one_request_measures_for_a_burst_while_the_loop_keeps_up(mock_clock: MockClock) -> None:
+    """Once the loop measured prompt, of a burst arriving together only the first one measures
+    (it covers the window the others are admitted in)."""
+    svc, ran = cpu_bound(mock_clock, Policy(queue_delay=TIGHT), work=0.0)
+    assert await request(svc) == 200
+    mock_clock.jump(0.001)
+    await burst(svc, 10)
+    assert codel(svc).statistics().checked == 2
+    assert len(ran) == 11
+
+
+async def test_a_first_burst_is_measured_whole(mock_clock: MockClock) -> None:
+    """Before any prompt measurement every request of a burst measures its own wait."""
+    svc, _ = cpu_bound(mock_clock, Policy(queue_delay=TIGHT), work=0.0)
+    await burst(svc, 10)
+    assert codel(svc).statistics().checked == 10
+
+
+async def test_a_delay_of_half_the_target_keeps_every_request_measured(mock_clock: MockClock) -> None:
+    """Handlers of ``target / 2`` ahead of a request: each request measures its own wait."""
+    svc, _ = cpu_bound(mock_clock, Policy(queue_delay=TIGHT), work=0.0005)
+    await burst(svc, 2)  # the 2nd waited 0.5 ms for the 1st: no sampling window opens
+    assert await request(svc) == 200
+    assert codel(svc).statistics().checked == 3
+
+
+async def test_an_overloaded_gate_measures_every_request(mock_clock: MockClock) -> None:
+    """While the gate is overloaded even prompt requests measure (and feed the recovery)."""
+    svc, _ = cpu_bound(mock_clock, Policy(queue_delay=TIGHT))
+    svc.get("/fast", policy=Policy(queue_delay=TIGHT))(lambda: {"ok": True})  # shares the gate
+    await burst(svc, 10)
+    gate = codel(svc)
+    assert gate.overloaded
+    before = gate.statistics().checked
+    mock_clock.jump(0.0001)
+    for _ in range(3):  # prompt, but the gate is still overloaded: each one measured
+        assert await request(svc, "/fast") == 200
+    assert gate.overloaded
+    assert gate.statistics().checked == before + 3
+
+
 async def test_a_standing_queue_is_shed_before_the_handlers_run(mock_clock: MockClock) -> None:
     """Ten requests arrive together, each handler burns 2 ms: the 1st-4th run (waits 0-6 ms: the
     interval ending at the 4th had a minimum of 2 ms > target, so the next one is overloaded);
