@@ -133,8 +133,8 @@ def alert_rules(
             duration="5m",
             severity="ticket",
             summary="{{ $labels.instance }} of {{ $labels.job }} is shedding load",
-            description="Requests are answered 503 OVERLOADED (adaptive shedding, a concurrency limit or "
-            "a full bulkhead) for 5 minutes: the service is at capacity.",
+            description="Requests are answered 503 OVERLOADED (adaptive shedding, queue-delay admission, "
+            "a concurrency limit or a full bulkhead) for 5 minutes: the service is at capacity.",
             runbook=_RUNBOOK_SHEDDING,
         ),
         AlertRule(
