@@ -22,6 +22,7 @@ __all__ = ["TimeoutWheel", "Watch"]
 DEFAULT_RESOLUTION: Final = 0.005
 
 _running_loop = asyncio.get_running_loop
+_new_watch = object.__new__
 #: CPython 3.11's asyncio.current_task() is a Python function over this C-level mapping; reading
 #: it inline spares a frame per watched call (callgrind). Where it is missing, current_task().
 _tasks: dict[asyncio.AbstractEventLoop, asyncio.Task[object]] | None = getattr(
@@ -33,16 +34,22 @@ _tasks: dict[asyncio.AbstractEventLoop, asyncio.Task[object]] | None = getattr(
 class Watch:
     """One call under watch; ``expired`` is set just before its task is cancelled."""
 
-    __slots__ = ("clock", "deadline", "expired", "on_linger", "payload", "task", "tick", "timeout")
+    __slots__ = ("clock", "deadline", "expired", "home", "on_linger", "payload", "task", "timeout")
 
     def __init__(
-        self, task: asyncio.Task[object] | None, tick: int, deadline: float, timeout: float, clock: Clock
+        self,
+        task: asyncio.Task[object] | None,
+        deadline: float,
+        timeout: float,
+        clock: Clock,
+        home: set[Watch] | None = None,
     ) -> None:
         self.task = task
-        self.tick = tick
         self.deadline = deadline
         self.timeout = timeout
         self.clock = clock
+        #: The wheel's set this watch is in (``done`` removes it from there), None once fired.
+        self.home = home
         self.expired = False
         #: Called once with this watch if the call is still running a full tick after it began.
         self.on_linger: Callable[[Watch], None] | None = None
@@ -57,6 +64,11 @@ class Watch:
 @final
 class TimeoutWheel:
     """Cancels watched tasks once their deadline passes.
+
+    A new watch only joins the set of the current tick (most calls end within a tick or two, and
+    leave it with one ``discard``); at each tick the watches of the tick before the last that
+    are still running are told they linger and filed in the bucket of their deadline's tick, and
+    those of the last tick whose deadline has come are cancelled.
 
     Args:
         clock: the time source deadlines are measured on, and the ticker sleeps on.
@@ -80,38 +92,42 @@ class TimeoutWheel:
 
     def watch(self, timeout: float) -> Watch:
         """Watch the current task; it is cancelled once ``timeout`` seconds have passed."""
-        now = self._clock.now()
-        deadline = now + timeout
-        tick = -int(-deadline // self._resolution)  # round up: never fire early
+        clock = self._clock
+        now = clock.now()
         if self._ticker is None:
-            if not self._buckets:  # idle until now: nothing before the current tick is pending
+            if not self._watching():  # idle until now: nothing before the current tick is pending
                 self._last = int(now // self._resolution)
             self._ticker = asyncio.get_running_loop().create_task(self._run())
-        if tick <= self._last:
-            tick = self._last + 1
         task = _tasks.get(_running_loop()) if _tasks is not None else asyncio.current_task()
-        w = Watch(task, tick, deadline, timeout, self._clock)
-        bucket = self._buckets.get(tick)
-        if bucket is None:
-            bucket = self._buckets[tick] = set()
-        bucket.add(w)
-        self._young.add(w)
+        young = self._young
+        # Watch(task, now + timeout, timeout, clock, young) without the __init__ frame: ~0.8k
+        # instructions less per call (callgrind), on every request with a deadline.
+        w = _new_watch(Watch)
+        w.task = task
+        w.deadline = now + timeout
+        w.timeout = timeout
+        w.clock = clock
+        w.home = young
+        w.expired = False
+        w.on_linger = None
+        w.payload = None
+        young.add(w)
         return w
 
     def done(self, w: Watch) -> None:
         """Stop watching (the call finished in time, or expired and was handled)."""
-        bucket = self._buckets.get(w.tick)
-        if bucket is not None:
-            # An emptied bucket stays until its tick passes: deleting and re-creating it for
-            # every request cost more than the idle ticks it saves (bench/hotpath.py).
-            bucket.discard(w)
-        self._young.discard(w)
-        self._older.discard(w)
+        home = w.home
+        if home is not None:
+            home.discard(w)
+            w.home = None
         w.payload = None
+
+    def _watching(self) -> bool:
+        return bool(self._young or self._older or self._buckets)
 
     async def _run(self) -> None:
         try:
-            while self._buckets:
+            while self._watching():
                 # Sleep to the next tick's boundary (not a fixed step from now): a ticker that
                 # first runs after the clock moved on (a mock clock's jump) ticks at once. The due
                 # tick is processed even if float rounding puts ``now // resolution`` just below
@@ -126,31 +142,52 @@ class TimeoutWheel:
         """Cancel every watched task whose deadline has passed; returns how many were cancelled."""
         return self._advance(int(self._clock.now() // self._resolution))
 
+    def _due_tick(self, w: Watch) -> int:
+        """The first tick at or after ``w``'s deadline (never early), after the last processed."""
+        return max(-int(-w.deadline // self._resolution), self._last + 1)
+
     def _advance(self, now_tick: int) -> int:
-        if self._older:
-            lingering, self._older = self._older, self._young
-            for w in lingering:
-                if w.on_linger is not None and not w.expired:
-                    w.on_linger(w)
-        else:
-            self._older = self._young
-        self._young = set()
         cancelled = 0
         buckets = self._buckets
-        if now_tick - self._last <= len(buckets):
-            due = range(self._last + 1, now_tick + 1)
-        else:  # a long jump (an idle spell, a mock clock): visit the buckets, not every tick
-            due = [t for t in buckets if t <= now_tick]  # type: ignore[assignment]
-        for tick in due:
-            for w in buckets.pop(tick, ()):
-                w.expired = True
-                if w.task is not None:
-                    w.task.cancel()
-                cancelled += 1
+        # Begun two ticks ago and still running: they linger; file them by their deadline.
+        lingering, recent = self._older, self._young
+        self._older, self._young = recent, set()
+        for w in list(lingering):  # (an on_linger may end a call: done() edits the set)
+            if w.on_linger is not None and not w.expired:
+                w.on_linger(w)
+            if w.home is not lingering:  # done() from on_linger
+                continue
+            tick = self._due_tick(w)
+            bucket = buckets.get(tick)
+            if bucket is None:
+                bucket = buckets[tick] = set()
+            bucket.add(w)
+            w.home = bucket
+        # Begun during the last tick: a deadline shorter than two ticks may have come already.
+        if recent:
+            for w in [w for w in recent if self._due_tick(w) <= now_tick]:
+                recent.discard(w)
+                cancelled += _expire(w)
+        if buckets:
+            if now_tick - self._last <= len(buckets):
+                due = range(self._last + 1, now_tick + 1)
+            else:  # a long jump (an idle spell, a mock clock): visit the buckets, not every tick
+                due = [t for t in buckets if t <= now_tick]  # type: ignore[assignment]
+            for tick in due:
+                for w in buckets.pop(tick, ()):
+                    cancelled += _expire(w)
         self._last = max(self._last, now_tick)
         return cancelled
 
     @property
     def watched(self) -> int:
         """Calls being watched now."""
-        return sum(len(b) for b in self._buckets.values())
+        return len(self._young) + len(self._older) + sum(len(b) for b in self._buckets.values())
+
+
+def _expire(w: Watch) -> int:
+    w.home = None
+    w.expired = True
+    if w.task is not None:
+        w.task.cancel()
+    return 1
