@@ -18,7 +18,7 @@ def deadline_in(seconds: float, clock: MockClock) -> Iterator[Watch]:
     This is what the server does around a handler (it sets the watch of the request being
     handled); tasks created inside the block inherit it.
     """
-    watch = Watch(None, 0, clock.now() + seconds, seconds, clock)
+    watch = Watch(None, clock.now() + seconds, seconds, clock)
     token = deadline._current.set(watch)
     try:
         yield watch
