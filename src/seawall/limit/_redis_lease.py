@@ -130,6 +130,7 @@ class _Lease:
         "retry_at",
         "sampled_at",
         "tokens",
+        "waiting",
     )
 
     def __init__(self, key: bytes, now: float) -> None:
@@ -139,6 +140,7 @@ class _Lease:
         self.give_back = 0
         self.low = 0  # refill below this many tokens (half the last lease)
         self.demand = 0  # units asked for since the last request
+        self.waiting = 0  # units of the decisions waiting for a refill now
         self.sampled_at = now
         self.rate = math.nan  # smoothed demand per second; unknown before the second request
         self.retry_at = -math.inf  # the shared bucket was empty: no request before this
@@ -322,8 +324,12 @@ class RedisLeaseBucket(_RedisLimiter):
                     self._start_refill(lease)
                 refill = lease.refill
                 assert refill is not None
-                # Shielded: a caller that gives up must not cancel the refill others wait for.
-                await asyncio.shield(refill)
+                lease.waiting += n
+                try:
+                    # Shielded: a caller that gives up must not cancel the refill others wait for.
+                    await asyncio.shield(refill)
+                finally:
+                    lease.waiting -= n
                 waits += 1
                 if not self._remote():
                     break  # the refill failed: the fallback decides
@@ -358,16 +364,18 @@ class RedisLeaseBucket(_RedisLimiter):
         lease.expires_at = math.inf
 
     def _want(self, lease: _Lease, now: float) -> int:
-        """The next lease's size: ``horizon`` seconds of the smoothed demand, within the bounds."""
+        """The next lease's size: ``horizon`` seconds of the smoothed demand, and at least what
+        the decisions waiting right now need, within the bounds."""
         elapsed = now - lease.sampled_at
         if elapsed > 0:
             sample = lease.demand / elapsed
             lease.rate = sample if math.isnan(lease.rate) else (lease.rate + sample) / 2
             lease.demand = 0
             lease.sampled_at = now
-        if math.isnan(lease.rate):
-            return self._min_lease  # the first request: nothing measured yet
-        return min(self._max_lease, max(self._min_lease, math.ceil(lease.rate * self._horizon)))
+        # Before the second request nothing is measured: the first lease is min_lease (or what
+        # is waiting), and a burst of first decisions is covered by the next one.
+        sized = 0 if math.isnan(lease.rate) else math.ceil(lease.rate * self._horizon)
+        return min(self._max_lease, max(self._min_lease, sized, lease.waiting))
 
     def _start_refill(self, lease: _Lease) -> None:
         lease.refill = asyncio.get_running_loop().create_task(self._refill(lease))
