@@ -195,8 +195,9 @@ class _Pipe:
     they are written back to back on one connection, the ones issued in the same event-loop turn
     in one write, and one reader task hands the replies back in order (Redis answers a
     connection's commands in the order it received them). This is ioredis' auto-pipelining; each
-    decision is still one ``EVALSHA``. ``bench/limiters.py`` measured it at 3-5x the
-    connection-per-call path with 32 concurrent callers, and equal with one.
+    decision is still one ``EVALSHA``. ``bench/limiters.py --quick`` measured it at about 2.3x
+    redis-py's own ``client.evalsha`` (a pooled connection per call) and 3x ``limits``' moving
+    window with 32 concurrent callers, and about the same as both with one.
 
     A round trip is bounded by one timer per pipe, not one per call: it is armed for the oldest
     unanswered command's deadline and re-armed for the next one. When the oldest is overdue the
@@ -427,8 +428,9 @@ class RedisLimiterStatistics:
     recoveries: int
     #: Redis calls abandoned because they took longer than ``timeout``.
     timeouts: int
-    #: Decisions whose timeout fired more than half a ``timeout`` late because this process's
-    #: event loop was stalled; each was asked again once instead of falling back.
+    #: Times the round-trip timer fired more than half a ``timeout`` late because this process's
+    #: event loop was stalled; the decisions in flight then got one more ``timeout`` instead of
+    #: falling back.
     stalls: int
     #: Redis calls that failed with an error (connection refused, reset, script error...).
     errors: int
