@@ -261,7 +261,9 @@ async def test_one_refill_in_flight_at_a_time() -> None:
     results = await asyncio.gather(*waiting)
     await _settle()
     stats = bucket.statistics()
-    assert results.count(True) + stats.held == stats.leased == len(server.requests)
+    assert results == [True] * 5  # the request covered what was waiting for it
+    assert results.count(True) + stats.held == stats.leased
+    assert stats.round_trips == len(server.requests)
 
 
 async def test_empty_lease_waits_for_the_refill_in_flight() -> None:
@@ -367,6 +369,14 @@ async def test_failure_drops_the_held_tokens() -> None:
     stats = bucket.statistics()
     assert (stats.mode, stats.held, stats.errors) == ("local", 0, 1)
     await bucket.aclose()
+
+
+async def test_more_than_max_lease_can_still_be_taken() -> None:
+    """A decision for more units than max_lease (within the burst) asks for a lease big enough."""
+    _, server, bucket = _setup(rate=1, burst=10, min_lease=1, max_lease=4)
+    assert await bucket.try_acquire(8)
+    assert server.requests[-1][2] == 8
+    assert not await bucket.try_acquire(8)  # 2 left in the shared bucket
 
 
 async def test_more_than_burst_is_refused_without_redis() -> None:

@@ -12,7 +12,8 @@ The design decisions (see ``docs/limits.md``, "Lease mode"):
 - **Size.** A lease is sized to last ``horizon`` seconds (100 ms by default) at this replica's
   recent demand (decisions asked, admitted or not, per second, smoothed over refills), bounded by
   ``min_lease`` and ``max_lease`` (by default the replica's share of the burst,
-  ``burst // replicas``): busy replicas take big leases and rarely ask, idle ones small leases.
+  ``burst // replicas``), and at least what the decisions waiting for it need (up to ``burst``):
+  busy replicas take big leases and rarely ask, idle ones small leases.
 - **Refill.** Asynchronously, one request in flight per key, as soon as the lease falls below half
   its size, so that a steady stream of decisions never waits on Redis.
 - **Empty lease.** A decision that finds the lease empty waits for the refill in flight (or starts
@@ -375,7 +376,9 @@ class RedisLeaseBucket(_RedisLimiter):
         # Before the second request nothing is measured: the first lease is min_lease (or what
         # is waiting), and a burst of first decisions is covered by the next one.
         sized = 0 if math.isnan(lease.rate) else math.ceil(lease.rate * self._horizon)
-        return min(self._max_lease, max(self._min_lease, sized, lease.waiting))
+        want = min(self._max_lease, max(self._min_lease, sized, lease.waiting))
+        # A decision for more than max_lease units must still be satisfiable (up to the burst).
+        return max(want, min(self._burst, lease.waiting - lease.tokens))
 
     def _start_refill(self, lease: _Lease) -> None:
         lease.refill = asyncio.get_running_loop().create_task(self._refill(lease))
