@@ -6,11 +6,17 @@ Two parts, one run:
    aiolimiter ``AsyncLimiter``, ``limits`` moving and fixed window on ``MemoryStorage``, and
    pyrate-limiter ``Limiter(InMemoryBucket([Rate(...)]))``.
 2. **Redis-backed**, against one real ``redis-server`` this script starts (``tests/servers.py``):
-   seawall ``RedisTokenBucket`` / ``RedisWindowLimiter`` vs ``limits``' async Redis moving window
-   (and fixed window, for context), all through redis-py's asyncio client, sequential awaits from
-   one task and 32 concurrent tasks. A floor row times an ``EVALSHA`` of ``return 1``: one round
-   trip through the same client doing nothing, the most any one-round-trip limiter could reach.
+   seawall ``RedisTokenBucket`` / ``RedisWindowLimiter`` (one round trip per decision, pipelined
+   on one connection per limiter) and ``RedisLeaseBucket`` (lease mode) vs ``limits``' async Redis
+   moving window (and fixed window, for context), all through redis-py's asyncio client (with
+   hiredis when installed), sequential awaits from one task and 32 concurrent tasks. A reference
+   row times redis-py's own ``client.evalsha`` of ``return 1``: one round trip through the client's
+   pool doing nothing, the most a limiter that takes a pooled connection per call could reach.
    Round trips and Redis commands per decision come from the ``INFO commandstats`` delta.
+3. **Lease mode at a steady rate**: one ``RedisLeaseBucket`` decided on by a few tasks pausing
+   between decisions (about 2,000 decisions/s offered), under a shared rate the load fits in and
+   one it exceeds 2x: decisions/s, admitted against ``rate x T + burst``, and Redis round trips
+   per decision (``INFO commandstats``).
 
 The admitted/rejected mix is made exact and identical for every limiter by **batches**: each
 batch of ``BATCH`` decisions runs on a fresh limit (a new limiter object, a new key, or a
@@ -58,6 +64,7 @@ import redis.asyncio  # noqa: E402
 
 from seawall.limit import SlidingWindow, TokenBucket  # noqa: E402
 from seawall.limit._redis import RedisTokenBucket, RedisWindowLimiter  # noqa: E402
+from seawall.limit._redis_lease import RedisLeaseBucket  # noqa: E402
 
 BATCH: Final = 1024  # decisions per batch; capacity is BATCH (all admit) or BATCH // 2 (half reject)
 WINDOW_S: Final = 3600.0  # nothing refills or expires within a batch
@@ -65,7 +72,7 @@ CONCURRENCY: Final = 32
 SCENARIOS: Final = {"all_admit": BATCH, "half_reject": BATCH // 2}
 # Commands the harness itself sends (snapshots, cleanup, connection set-up): not the limiter's.
 HARNESS_COMMANDS: Final = ("info", "flushdb", "ping", "select", "hello", "client", "config")
-FLOOR_LUA: Final = "return 1"  # one round trip doing nothing: the client + network floor
+FLOOR_LUA: Final = "return 1"  # one round trip doing nothing: redis-py's per-call path + network
 SCRIPT_COMMANDS: Final = ("evalsha", "eval", "evalsha_ro", "eval_ro", "fcall", "fcall_ro", "script")
 
 
@@ -78,6 +85,11 @@ class Settings:
 
 QUICK: Final = Settings(run_s=0.2, redis_run_s=0.3, repeat=3)
 FULL: Final = Settings(run_s=1.0, redis_run_s=2.0, repeat=5)
+#: Lease mode at a steady rate: shared rate per scenario (burst = 100 ms of it), tasks deciding
+#: with a pause between decisions (asyncio sleeps >= 1 ms: about 2,000 decisions/s offered).
+LEASE_SCENARIOS: Final = {"within_limit": 5000.0, "over_limit": 1000.0}
+LEASE_TASKS: Final = 4
+LEASE_PAUSE_S: Final = 0.002
 
 
 @dataclass(slots=True)
@@ -357,6 +369,8 @@ def redis_cases(url: str) -> list[RedisCase]:
     seawall_client = redis.asyncio.Redis.from_url(url)
     seawall_tb: dict[int, RedisTokenBucket] = {}
     seawall_sw: dict[int, RedisWindowLimiter] = {}
+    # Lease state is per limiter and key: a fresh limiter per run, since keys repeat across runs.
+    seawall_lease: list[RedisLeaseBucket] = []
 
     def make_tb(capacity: int) -> Decide:
         if capacity not in seawall_tb:
@@ -379,8 +393,17 @@ def redis_cases(url: str) -> list[RedisCase]:
         try_acquire = seawall_sw[capacity].try_acquire
         return lambda key: try_acquire(key_suffix=key)
 
+    def make_lease(capacity: int) -> Decide:
+        limiter = RedisLeaseBucket(
+            client=seawall_client, key=f"bench:lease:{capacity}", rate=capacity / WINDOW_S, burst=capacity,
+            timeout=5.0,
+        )  # fmt: skip
+        seawall_lease.append(limiter)
+        try_acquire = limiter.try_acquire
+        return lambda key: try_acquire(key_suffix=key)
+
     async def close_seawall() -> None:
-        for limiter in [*seawall_tb.values(), *seawall_sw.values()]:
+        for limiter in [*seawall_tb.values(), *seawall_sw.values(), *seawall_lease]:
             await limiter.aclose()
 
     limits_uri = "async+" + url
@@ -419,7 +442,7 @@ def redis_cases(url: str) -> list[RedisCase]:
     return [
         RedisCase(
             "redis_py_floor",
-            "floor: redis-py EVALSHA 'return 1'",
+            "redis-py EVALSHA 'return 1'",
             "await client.evalsha(sha, 1, key) of a script that only returns 1 (always 'admits')",
             make_floor,
             _noop,
@@ -437,8 +460,16 @@ def redis_cases(url: str) -> list[RedisCase]:
             "seawall RedisWindowLimiter",
             "await RedisWindowLimiter(...).try_acquire(key_suffix=key)",
             make_sw,
-            close_all,
+            _noop,
             lambda: sum(lim.statistics().local_decisions for lim in seawall_sw.values()),
+        ),
+        RedisCase(
+            "seawall_redis_lease",
+            "seawall RedisLeaseBucket (lease)",
+            "await RedisLeaseBucket(...).try_acquire(key_suffix=key): local decisions on leased tokens",
+            make_lease,
+            close_all,
+            lambda: sum(lim.statistics().local_decisions for lim in seawall_lease),
         ),
         RedisCase(
             "limits_redis_moving_window",
@@ -480,6 +511,8 @@ async def _redis_round(
         batch_no += 1
         shift = batch_no % len(cases)
         for case in cases[shift:] + cases[:shift]:
+            if case.pending[2] >= run_s:
+                continue  # this one has its measured time (lease mode needs many more batches)
             before = await _commandstats(admin)
             got, took = await _redis_batch(decides[case.name], f"r{round_no}-{batch_no}", concurrency)
             after = await _commandstats(admin)
@@ -532,6 +565,96 @@ def round_trips(case: RedisCase) -> tuple[float, float]:
     scripts = sum(calls for name, calls in case.commands.items() if name.split("|")[0] in SCRIPT_COMMANDS)
     total = sum(case.commands.values())
     return scripts / case.decisions, total / case.decisions
+
+
+# --------------------------------------------------------------------------------------------------
+# lease mode at a steady rate
+
+
+@dataclass(slots=True)
+class LeaseRuns:
+    """Paced runs of one lease scenario."""
+
+    rate: float
+    decision_rates: list[float] = field(default_factory=list)
+    round_trips: list[float] = field(default_factory=list)  # EVALSHA (and EVAL) per decision
+    commands: list[float] = field(default_factory=list)  # every command per decision
+    accuracy: list[float] = field(default_factory=list)  # admitted / expected
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def _lease_run(admin: redis.asyncio.Redis, url: str, rate: float, run_s: float) -> dict[str, Any]:
+    """One paced run on a fresh key: LEASE_TASKS tasks deciding, pausing LEASE_PAUSE_S in between."""
+    client = redis.asyncio.Redis.from_url(url)
+    burst = max(1, round(rate * 0.1))
+    limiter = RedisLeaseBucket(client=client, key="bench:lease-paced", rate=rate, burst=burst, timeout=5.0)
+    await admin.flushdb()
+    if not await limiter.prepare():
+        raise RuntimeError("lease bench: Redis not ready")
+    before = await _commandstats(admin)
+    decisions = admitted = 0
+    start = time.perf_counter()
+    end = start + run_s
+
+    async def worker() -> None:
+        nonlocal decisions, admitted
+        while time.perf_counter() < end:
+            decisions += 1
+            if await limiter.try_acquire():
+                admitted += 1
+            await asyncio.sleep(LEASE_PAUSE_S)
+
+    await asyncio.gather(*(worker() for _ in range(LEASE_TASKS)))
+    elapsed = time.perf_counter() - start
+    after = await _commandstats(admin)
+    stats = limiter.statistics()
+    await limiter.aclose()
+    await client.aclose()
+    if stats.local_decisions:
+        raise RuntimeError(f"lease bench: {stats.local_decisions} decisions fell back to local")
+    delta = {
+        name: calls - before.get(name, 0)
+        for name, calls in after.items()
+        if calls - before.get(name, 0) and name.split("|")[0] not in HARNESS_COMMANDS
+    }
+    scripts = sum(calls for name, calls in delta.items() if name.split("|")[0] in SCRIPT_COMMANDS)
+    expected = min(decisions, rate * elapsed + burst)
+    return {
+        "seconds": round(elapsed, 3),
+        "decisions": decisions,
+        "decisions_per_s": round(decisions / elapsed),
+        "admitted": admitted,
+        "held_at_end": stats.held,  # leased, not yet spent: given back by aclose()
+        "expected": round(expected),
+        "accuracy": round(admitted / expected, 4),
+        "round_trips": scripts,
+        "round_trips_per_decision": round(scripts / decisions, 4),
+        "commands_per_decision": round(sum(delta.values()) / decisions, 4),
+        "burst": burst,
+    }
+
+
+async def measure_lease(url: str, settings: Settings) -> dict[str, LeaseRuns]:
+    admin = redis.asyncio.Redis.from_url(url)
+    results = {name: LeaseRuns(rate) for name, rate in LEASE_SCENARIOS.items()}
+    run_s = max(1.0, 2 * settings.redis_run_s)
+    try:
+        for round_no in range(1, settings.repeat + 1):
+            note(f"lease round {round_no}/{settings.repeat}")
+            for name, runs in results.items():
+                run = await _lease_run(admin, url, runs.rate, run_s)
+                runs.decision_rates.append(run["decisions_per_s"])
+                runs.round_trips.append(run["round_trips_per_decision"])
+                runs.commands.append(run["commands_per_decision"])
+                runs.accuracy.append(run["accuracy"])
+                runs.runs.append(run)
+                note(
+                    f"  {name:<14} {run['decisions_per_s']:>7,} decisions/s, admitted {run['admitted']:,}"
+                    f" of {run['expected']:,} expected, {run['round_trips_per_decision']:.4f} round trips/dec"
+                )
+    finally:
+        await admin.aclose()
+    return results
 
 
 # --------------------------------------------------------------------------------------------------
@@ -659,6 +782,52 @@ def report_redis(cases: list[RedisCase]) -> dict[str, Any]:
     return out
 
 
+def report_lease(results: dict[str, LeaseRuns]) -> dict[str, Any]:
+    rows = []
+    out: dict[str, Any] = {}
+    median = statistics.median
+    for name, runs in results.items():
+        admitted = median(r["admitted"] for r in runs.runs)
+        expected = median(r["expected"] for r in runs.runs)
+        held = median(r["held_at_end"] for r in runs.runs)
+        rows.append([
+            name.replace("_", " "),
+            _fmt_rate(runs.rate),
+            _fmt_rate(median(runs.decision_rates)),
+            f"{admitted:,.0f} / {expected:,.0f}",
+            f"{median(runs.accuracy):.4f}",
+            f"{held:,.0f}",
+            f"{median(runs.round_trips):.4f}",
+            f"{median(runs.commands):.3f}",
+        ])  # fmt: skip
+        out[name] = {
+            "shared_rate_per_s": runs.rate,
+            "median_decisions_per_s": round(median(runs.decision_rates)),
+            "median_round_trips_per_decision": round(median(runs.round_trips), 4),
+            "max_round_trips_per_decision": round(max(runs.round_trips), 4),
+            "median_commands_per_decision": round(median(runs.commands), 4),
+            "median_admitted_over_expected": round(median(runs.accuracy), 4),
+            "runs": runs.runs,
+        }
+    print(
+        f"Lease mode at a steady rate (one process, {LEASE_TASKS} tasks pausing {LEASE_PAUSE_S * 1000:g} ms"
+        " between decisions; median of runs)"
+    )
+    print_table(
+        [
+            "scenario", "shared rate /s", "decisions /s", "admitted / rate x T + burst", "ratio",
+            "leased, unspent at end", "round trips/dec", "cmds/dec",
+        ],
+        rows,
+    )  # fmt: skip
+    print(
+        "  expected = min(decisions, rate x T + burst), burst = 100 ms of the rate; unspent tokens go back"
+        " to the bucket at aclose(); round trips/dec = EVALSHA/EVAL calls ÷ decisions (INFO commandstats)"
+    )
+    print()
+    return out
+
+
 def _pin(redis_pid: int | None, enabled: bool) -> str:
     if not enabled:
         return "not pinned (--no-pin)"
@@ -706,6 +875,7 @@ def main(argv: list[str] | None = None) -> int:
 
         cases, local_results = measure_local(settings)
         redis_cases_done = asyncio.run(measure_redis(redis_server.url, settings)) if redis_server else []
+        lease_results = asyncio.run(measure_lease(redis_server.url, settings)) if redis_server else {}
     finally:
         if redis_server is not None:
             redis_server.close()
@@ -727,6 +897,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     local_json = report_local(cases, local_results)
     redis_json = report_redis(redis_cases_done) if redis_cases_done else {"status": redis_note}
+    lease_json = report_lease(lease_results) if lease_results else {"status": redis_note}
     if redis_note:
         print(f"Redis part {redis_note}")
     elapsed = time.monotonic() - started
@@ -739,9 +910,12 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {
             "batch": BATCH, "window_s": WINDOW_S, "concurrency": CONCURRENCY, "repeat": settings.repeat,
             "run_s": settings.run_s, "redis_run_s": settings.redis_run_s, "statistic": "median",
+            "lease_tasks": LEASE_TASKS, "lease_pause_s": LEASE_PAUSE_S,
+            "lease_scenarios": LEASE_SCENARIOS,
         },
         "in_process": local_json,
         "redis": redis_json,
+        "lease": lease_json,
         "elapsed_s": round(elapsed, 1),
     })  # fmt: skip
     return 0

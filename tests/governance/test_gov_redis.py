@@ -10,7 +10,9 @@ import pytest
 from tests.governance.gov_support import check, client, endpoint
 from tests.servers import RedisServer, server_fixture, start_redis
 
-from seawall import Policy, RateLimitPolicy, Service, WindowPolicy
+from seawall import ConfigError, Policy, RateLimitPolicy, Service, WindowPolicy
+from seawall.governance import decode_patch
+from seawall.limit import RedisLeaseBucket, RedisTokenBucket
 from seawall.testing import MockClock
 
 pytestmark = pytest.mark.integration
@@ -52,6 +54,52 @@ async def test_token_bucket_is_shared_by_two_instances(
     assert codes.count(200) == 10
     assert codes[:10] == [200] * 10
     assert set(codes[10:]) == {429}
+
+
+async def test_lease_mode_is_shared_by_two_instances(
+    redis_server: RedisServer, mock_clock: MockClock
+) -> None:
+    """``lease: true`` decides on leased tokens and still holds the shared burst: two instances
+    together admit 10 of 16, the first 10."""
+    policy = Policy(rate_limit=RateLimitPolicy(rate=0.01, burst=10, backend="redis", lease=True))
+    a, b = replica(redis_server, mock_clock, policy), replica(redis_server, mock_clock, policy)
+    try:
+        codes = await alternate(a, b, 16)
+        limiter = check(endpoint(a, "/x"), "redis_rate_limit").limiter
+    finally:
+        await a.shutdown()
+        await b.shutdown()
+    assert isinstance(limiter, RedisLeaseBucket)
+    assert limiter.statistics().round_trips >= 1
+    assert codes == [200] * 10 + [429] * 6
+
+
+async def test_without_lease_each_decision_is_a_round_trip(
+    redis_server: RedisServer, mock_clock: MockClock
+) -> None:
+    """``backend: redis`` alone keeps the one-round-trip token bucket."""
+    svc = replica(
+        redis_server, mock_clock, Policy(rate_limit=RateLimitPolicy(rate=1, burst=4, backend="redis"))
+    )
+    try:
+        async with client(svc) as c:
+            await c.get("/x")
+        limiter = check(endpoint(svc, "/x"), "redis_rate_limit").limiter
+    finally:
+        await svc.shutdown()
+    assert type(limiter) is RedisTokenBucket
+
+
+def test_lease_needs_the_redis_backend() -> None:
+    """``lease: true`` without ``backend: redis`` is refused, naming the field."""
+    with pytest.raises(ValueError, match="lease must be false unless backend is redis"):
+        RateLimitPolicy(rate=1, lease=True)
+    with pytest.raises(ConfigError, match="lease must be false") as info:
+        decode_patch({"rate_limit": {"rate": 1, "lease": True}})
+    assert info.value.path == "$.rate_limit.lease"
+    with pytest.raises(ConfigError) as info:
+        decode_patch({"rate_limit": {"rate": 1, "backend": "redis", "lease": "yes"}})
+    assert info.value.path == "$.rate_limit.lease"
 
 
 async def test_window_is_shared_by_two_instances(redis_server: RedisServer, mock_clock: MockClock) -> None:
@@ -126,4 +174,4 @@ async def test_shutdown_closes_the_redis_limiters(redis_server: RedisServer, moc
     async with client(svc) as c:
         assert (await c.get("/x")).status_code == 200  # falls back, starts a probe
     await svc.shutdown()
-    assert [t for t in asyncio.all_tasks() if t.get_name().startswith("seawall-redis-probe")] == []
+    assert [t for t in asyncio.all_tasks() if t.get_name().startswith("seawall-redis-")] == []

@@ -84,28 +84,60 @@ class FakeRedis:
         return "sha"
 
 
+def _parse(data: bytes) -> list[tuple[str, ...]]:
+    """The commands in ``data`` (Redis protocol: arrays of bulk strings), as str tuples."""
+    commands: list[tuple[str, ...]] = []
+    lines = iter(data.split(b"\r\n"))
+    for line in lines:
+        if not line:
+            continue
+        assert line.startswith(b"*"), line
+        command = []
+        for _ in range(int(line[1:])):
+            next(lines)  # $length
+            command.append(next(lines).decode())
+        commands.append(tuple(command))
+    return commands
+
+
 class FakeConnection:
-    """One pooled connection: runs the command it was sent on the fake when its reply is read."""
+    """One pooled connection: the commands sent on it run on the fake, in order, as their replies
+    are read (Redis answers a connection's commands in the order it received them)."""
 
     def __init__(self, fake: FakeRedis) -> None:
         self.fake = fake
-        self.command: tuple[Any, ...] = ()
+        self.sent: list[tuple[str, ...]] = []
+        self.writes = 0
+        self.arrived = asyncio.Event()
         self.disconnects = 0
+        self.closed = False
 
-    async def send_command(self, *command: Any) -> None:
-        self.command = command
+    async def send_packed_command(self, command: list[bytes], check_health: bool = True) -> None:
+        assert not check_health
+        if self.fake.down or self.closed:
+            raise RedisConnectionError("Connection refused")
+        self.writes += 1
+        self.sent.extend(_parse(b"".join(command)))
+        self.arrived.set()
 
     async def read_response(self) -> Any:
-        name, *args = self.command
+        while not self.sent:
+            if self.closed:
+                raise RedisConnectionError("Connection closed by server.")
+            self.arrived.clear()
+            await self.arrived.wait()
+        name, *args = self.sent.pop(0)
         if name == "EVALSHA":
-            return await self.fake.evalsha(*args)
+            return await self.fake.evalsha(args[0], int(args[1]), *args[2:])
         if name == "EVAL":
-            return await self.fake.eval(*args)
+            return await self.fake.eval(args[0], int(args[1]), *args[2:])
         assert (name, args[0]) == ("SCRIPT", "LOAD")
         return await self.fake.script_load(args[1])
 
     async def disconnect(self, nowait: bool = False) -> None:
         self.disconnects += 1
+        self.closed = True
+        self.arrived.set()
 
 
 class FakePool:
@@ -122,6 +154,7 @@ class FakePool:
         self.attempts += 1
         if self.idle:
             connection = self.idle.pop()
+            connection.closed = False  # reconnected, as redis-py's pool does
         else:
             await asyncio.sleep(self.fake.connect_delay)
             if self.fake.down:
@@ -318,10 +351,10 @@ async def test_connection_cut_off_mid_command_is_closed() -> None:
     fake.hang = True
     bucket = _bucket(fake, timeout=0.01, clock=MockClock())
     await bucket.try_acquire()
+    await bucket.aclose()  # waits until the abandoned connection is back in the pool
     [connection] = fake.connection_pool.idle
     assert connection.disconnects == 1
     assert fake.connection_pool.in_use == []
-    await bucket.aclose()
 
 
 async def test_error_reply_keeps_the_connection() -> None:
@@ -331,11 +364,12 @@ async def test_error_reply_keeps_the_connection() -> None:
     bucket = _bucket(fake)
     assert await bucket.try_acquire()
     assert fake.connection_pool.opened == 1
-    assert fake.connection_pool.idle[0].disconnects == 0
+    assert fake.connection_pool.in_use[0].disconnects == 0
 
 
-async def test_event_loop_stall_is_asked_again_not_an_outage() -> None:
-    """A timeout that fired long after its deadline (our loop was frozen) is asked again in Redis."""
+async def test_event_loop_stall_gets_more_time_not_an_outage() -> None:
+    """A timeout that fired long after its deadline (our loop was frozen) waits once more for the
+    reply, which was there all along: no fallback, and the decision is not sent twice."""
     fake = FakeRedis()
     fake.stalls = 1
     bucket = _bucket(fake, timeout=0.02, clock=MockClock())
@@ -343,43 +377,108 @@ async def test_event_loop_stall_is_asked_again_not_an_outage() -> None:
     stats = bucket.statistics()
     assert (stats.mode, stats.stalls, stats.timeouts, stats.fallbacks) == ("redis", 1, 0, 0)
     assert (stats.remote_decisions, stats.local_decisions) == (1, 0)
-    assert fake.calls == [("evalsha", "k"), ("evalsha", "k")]
+    assert fake.calls == [("evalsha", "k")]
 
 
-async def test_stall_on_the_second_attempt_falls_back() -> None:
-    """Stalled twice in a row, the decision is made locally and the limiter falls back."""
+async def test_stall_then_silence_falls_back() -> None:
+    """Stalled, then still no reply within one more timeout: decided locally, the limiter falls back."""
     fake = FakeRedis()
-    fake.stalls = 2
+    fake.stalls = 1
+    fake.hang = True
     bucket = _bucket(fake, timeout=0.02, clock=MockClock())
-    assert await bucket.try_acquire()
+    assert await asyncio.wait_for(bucket.try_acquire(), 1.0)
     stats = bucket.statistics()
     assert (stats.mode, stats.stalls, stats.timeouts, stats.fallbacks) == ("local", 1, 1, 1)
     await bucket.aclose()
 
 
-async def test_window_asks_again_with_the_same_member() -> None:
-    """The window limiter's second attempt re-sends the same member, so if the first was applied
-    in Redis the second replaces it rather than counting twice."""
+async def test_window_members_are_unique_per_decision() -> None:
+    """Each window decision adds a member of its own, so concurrent units never overwrite each other."""
     fake = FakeRedis()
-    fake.stalls = 1
-    window = RedisWindowLimiter(client=fake, key="w", limit=5, window=1.0, timeout=0.02, clock=MockClock())
+    window = RedisWindowLimiter(client=fake, key="w", limit=5, window=1.0, clock=MockClock())
+    assert await window.try_acquire()
     assert await window.try_acquire()
     first, second = fake.arguments
-    assert first == second
-    assert await window.try_acquire()
-    assert fake.arguments[2] != first  # a new decision has a new member
+    assert first[:4] == second[:4] == ("w", "5", "1000000", "1")
+    assert first[4] != second[4]
 
 
-async def test_prepare_opens_connections_and_loads_the_script() -> None:
-    """prepare() opens the asked number of distinct connections, returns them idle, loads the script."""
+async def test_concurrent_decisions_share_one_connection_and_write() -> None:
+    """Decisions issued together are pipelined: one connection, one write for those of one turn."""
+    fake = FakeRedis()
+    bucket = _bucket(fake)
+    assert await bucket.try_acquire()  # connects; a lone decision is written at once
+    assert await asyncio.gather(*(bucket.try_acquire(key_suffix=str(i)) for i in range(10))) == [True] * 10
+    pool = fake.connection_pool
+    assert (pool.opened, pool.attempts) == (1, 1)
+    assert pool.in_use[0].writes <= 3
+    assert [key for _, key in fake.calls[1:]] == [f"k:{i}" for i in range(10)]
+
+
+async def test_replies_reach_their_own_callers() -> None:
+    """Pipelined replies are handed back in order: each caller gets the answer to its own command."""
+    fake = FakeRedis()
+    replies = iter([[1, b"0", b"0"], [0, b"0", b"0.5"], [1, b"0", b"0"], [0, b"0", b"1.5"]])
+    original = fake.evalsha
+
+    async def evalsha(sha: str, numkeys: int, *keys_and_args: Any) -> list[Any]:
+        await original(sha, numkeys, *keys_and_args)
+        return next(replies)
+
+    fake.evalsha = evalsha  # type: ignore[method-assign]
+    bucket = _bucket(fake)
+    decisions = await asyncio.gather(*(bucket.decide() for _ in range(4)))
+    assert [(d.admitted, d.retry_after) for d in decisions] == [
+        (True, 0.0), (False, 0.5), (True, 0.0), (False, 1.5)
+    ]  # fmt: skip
+
+
+async def test_a_cancelled_caller_does_not_shift_the_replies() -> None:
+    """A caller that gives up leaves its reply to be discarded; the next caller gets its own."""
+    fake = FakeRedis()
+    bucket = _bucket(fake)
+    await bucket.try_acquire()
+    first = asyncio.ensure_future(bucket.decide(key_suffix="gone"))
+    second = asyncio.ensure_future(bucket.decide(key_suffix="kept"))
+    await asyncio.sleep(0)
+    first.cancel()
+    fake.reply = [0, b"0", b"2.5"]
+    assert (await second).retry_after == 2.5
+    assert fake.calls[-2:] == [("evalsha", "k:gone"), ("evalsha", "k:kept")]
+
+
+async def test_lost_connection_fails_every_waiter_then_reconnects() -> None:
+    """A connection that breaks under pipelined calls fails each (decided locally), and the
+    probe's recovery opens a new one."""
+    clock = MockClock()
+    fake = FakeRedis(clock)
+    bucket = _bucket(fake, clock=clock, probe_interval=0.125)
+    await bucket.try_acquire()
+    fake.down = True
+    results = await asyncio.gather(*(bucket.try_acquire() for _ in range(5)))
+    assert results == [True] * 5  # the local share (burst 10) admits them
+    stats = bucket.statistics()
+    assert (stats.mode, stats.fallbacks, stats.local_decisions) == ("local", 1, 5)
+    fake.down = False
+    await _advance(clock, 0.25)
+    assert bucket.mode == "redis"
+    assert await bucket.try_acquire()
+    assert bucket.statistics().remote_decisions == 2
+    await bucket.aclose()
+
+
+async def test_prepare_opens_the_connection_and_loads_the_script() -> None:
+    """prepare() opens the limiter's connection and loads the script; decisions then reuse both."""
     fake = FakeRedis()
     bucket = _bucket(fake)
     assert await bucket.prepare(connections=3) is True
     pool = fake.connection_pool
-    assert (pool.opened, len(pool.idle), pool.in_use) == (3, 3, [])
+    assert (pool.opened, len(pool.in_use)) == (1, 1)
     assert len(fake.probes) == 1  # one SCRIPT LOAD
     assert await asyncio.gather(*(bucket.try_acquire() for _ in range(3))) == [True] * 3
-    assert pool.opened == 3  # the first decisions found connections open
+    assert pool.opened == 1  # the first decisions found the connection open
+    await bucket.aclose()
+    assert (len(pool.idle), pool.in_use) == (1, [])  # given back to the client's pool
 
 
 async def test_prepare_falls_back_when_redis_is_down() -> None:
@@ -656,13 +755,14 @@ async def test_one_round_trip_per_decision(
 async def test_real_prepare_warms_connections_and_the_script(
     client: aredis.Redis, redis_server: RedisServer
 ) -> None:
-    """prepare() opens the connections and caches the script: the first decision is one EVALSHA."""
+    """prepare() opens the limiter's connection and caches the script: the first decision is one
+    EVALSHA."""
     bucket = RedisTokenBucket(client=client, key="warm", rate=100, burst=10)
     assert await bucket.prepare(connections=4) is True
     clients = dict(
         line.split(":", 1) for line in redis_server.call("INFO", "clients").splitlines() if ":" in line
     )
-    assert int(clients["connected_clients"]) == 4 + 1  # and the connection asking INFO
+    assert int(clients["connected_clients"]) == 1 + 1  # and the connection asking INFO
     assert await client.script_exists(_sha1_of_bucket()) == [True]
     redis_server.call("CONFIG", "RESETSTAT")
     assert await bucket.try_acquire()

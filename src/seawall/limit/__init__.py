@@ -12,6 +12,10 @@ reports a frozen ``statistics()`` snapshot, and has a no-op twin for when a limi
 - :class:`KeyedConcurrencyLimit`: at most ``limit`` in flight per client key.
 - :class:`KeyedLimiter`: one limiter of any kind per client key, in a bounded LRU.
 - :class:`NoopLimiter`, :class:`NoopKeyedLimiter`: always admit.
+
+Shared through Redis (``seawall[redis]``, imported on first use): :class:`RedisTokenBucket` and
+:class:`RedisWindowLimiter` (one round trip per decision), :class:`RedisLeaseBucket` (lease mode:
+tokens taken in batches, decisions local between them).
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ __all__ = [
     "NoopLimiterStatistics",
     "RateLimiter",
     "RedisDecision",
+    "RedisLeaseBucket",
+    "RedisLeaseStatistics",
     "RedisLimiterStatistics",
     "RedisTokenBucket",
     "RedisWindowLimiter",
@@ -63,10 +69,12 @@ if TYPE_CHECKING:
         RedisTokenBucket,
         RedisWindowLimiter,
     )
+    from seawall.limit._redis_lease import RedisLeaseBucket, RedisLeaseStatistics
 
 _REDIS_NAMES = frozenset(
     {"RedisDecision", "RedisLimiterStatistics", "RedisTokenBucket", "RedisWindowLimiter"}
 )
+_LEASE_NAMES = frozenset({"RedisLeaseBucket", "RedisLeaseStatistics"})
 
 
 def __getattr__(name: str) -> Any:
@@ -75,4 +83,8 @@ def __getattr__(name: str) -> Any:
         from seawall.limit import _redis
 
         return getattr(_redis, name)
+    if name in _LEASE_NAMES:
+        from seawall.limit import _redis_lease
+
+        return getattr(_redis_lease, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

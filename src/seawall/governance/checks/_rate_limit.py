@@ -21,7 +21,9 @@ class RateLimitPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     """A token bucket: ``rate`` requests/s with bursts of ``burst`` (429 beyond), per ``key``.
 
     ``backend: redis`` shares the bucket between replicas through Redis (``redis_url``); each
-    replica falls back to ``rate / replicas`` locally while Redis is unreachable.
+    replica falls back to ``rate / replicas`` locally while Redis is unreachable. ``lease: true``
+    (Redis only) takes tokens from the shared bucket in batches sized to the replica's recent rate
+    and decides locally between them (:class:`~seawall.limit.RedisLeaseBucket`).
     """
 
     rate: Rate
@@ -29,10 +31,13 @@ class RateLimitPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     key: Key = "global"
     backend: Literal["local", "redis"] = "local"
     replicas: Count = 1
+    lease: bool = False
 
     def __post_init__(self) -> None:
         validate_struct(self)
         check_key_spec(self.key)
+        if self.lease and self.backend != "redis":
+            raise ValueError("lease must be false unless backend is redis")
 
     @property
     def effective_burst(self) -> int:
@@ -53,8 +58,9 @@ def _factory(policy: Policy, ctx: CompileContext) -> LimiterCheck | RedisLimiter
 
         def build(client: Any, key: str) -> Any:
             from seawall.limit._redis import RedisTokenBucket
+            from seawall.limit._redis_lease import RedisLeaseBucket
 
-            return RedisTokenBucket(
+            return (RedisLeaseBucket if rl.lease else RedisTokenBucket)(
                 client=client,
                 key=key,
                 rate=rl.rate,

@@ -1,5 +1,6 @@
 """Limits shared by every replica through Redis (``backend: redis``), with a local fallback on
-outage (see :mod:`seawall.limit._redis`)."""
+outage (see :mod:`seawall.limit._redis`); ``rate_limit`` with ``lease: true`` decides on leased
+tokens (:mod:`seawall.limit._redis_lease`) through the same check."""
 
 from __future__ import annotations
 
@@ -60,8 +61,9 @@ def _client(ctx: CompileContext) -> Redis:
     return client
 
 
-#: Connections a Redis limiter opens before the service is ready.
-PREPARED_CONNECTIONS: Final = 4
+#: Connections a Redis limiter opens before the service is ready: its decisions are pipelined on
+#: one connection of its own.
+PREPARED_CONNECTIONS: Final = 1
 
 
 async def _prepare(limiter: Any) -> None:
