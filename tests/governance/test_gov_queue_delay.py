@@ -216,6 +216,27 @@ async def test_an_overloaded_gate_arms_the_shedder_without_cpu(mock_clock: MockC
     assert shedder.hot()
 
 
+async def test_a_shedder_armed_by_the_gate_cools_off_in_a_few_intervals(mock_clock: MockClock) -> None:
+    """Once the gate has recovered, the shedder it armed stops shedding after four of the gate's
+    intervals (go-zero's 1 s cool-off turned one burst at a light load into a second of 503s)."""
+    svc, _ = cpu_bound(mock_clock, Policy(shedding=SheddingPolicy(), queue_delay=TIGHT))
+    shedder = check(endpoint(svc, "/work"), "shedding").shedder
+    for _ in range(20):  # a second of prompt requests teaches the shedder its capacity (~1 in flight)
+        await request(svc)
+        mock_clock.jump(0.05)
+    await burst(svc, 10)
+    await burst(svc, 8)  # the gate is overloaded: the shedder, armed, drops some of these
+    assert shedder.statistics().dropped > 0
+    gate = codel(svc)
+    for _ in range(3):
+        mock_clock.jump(0.003)
+        assert await request(svc) == 200
+    assert not gate.overloaded
+    mock_clock.jump(4 * TIGHT.interval)
+    assert await request(svc) == 200
+    assert not shedder.hot()
+
+
 async def test_shedder_and_gate_hold_a_burst_to_one_handler_per_turn(mock_clock: MockClock) -> None:
     """Armed by the gate, the shedder admits what the process can carry (one CPU-bound handler at
     a time): while the gate is overloaded, a burst runs one request and sheds the rest at once."""

@@ -45,6 +45,9 @@ COUNTER_FIELDS: Final = frozenset(
         "checked",
         "stalls",
         "slow_calls",
+        "round_trips",
+        "leased",
+        "returned",
     }
 )
 _LABELS: Final = ("route", "method", "check")
