@@ -58,6 +58,7 @@ POLICIES = {
         rate_limit=RateLimitPolicy(rate=1000, backend="redis"),
         window=WindowPolicy(limit=1000, backend="redis"),
     ),
+    "/leased": Policy(rate_limit=RateLimitPolicy(rate=1000, backend="redis", lease=True)),
 }
 
 
