@@ -43,6 +43,7 @@ import contextlib
 import json
 import math
 import os
+import random
 import socket
 import sys
 import time
@@ -281,6 +282,7 @@ class _Generator:
         priority_header: str = "x-priority: critical",
         onset_s: float = ONSET_S,
         steady_from_s: float = STEADY_FROM_S,
+        poisson_seed: int | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme != "http" or not parts.hostname:
@@ -309,6 +311,17 @@ class _Generator:
         self.deadline_s = deadline_s
         self.max_conns = max_conns
         self.total = int(rate * duration_s)
+        # When request i is due, in seconds from the start: every 1/rate, or (with a seed) Poisson
+        # arrivals at ``rate``: exponential gaps, the same in every run with the same seed.
+        if poisson_seed is None:
+            self.offsets = array("d", (i / rate for i in range(self.total)))
+        else:
+            rng = random.Random(poisson_seed)
+            offsets, t = array("d", [0.0]) * self.total, 0.0
+            for i in range(self.total):
+                offsets[i] = t
+                t += rng.expovariate(rate)
+            self.offsets = offsets
         self.status = array("i", [0]) * self.total  # 0: not finished
         self.latency = array("d", [0.0]) * self.total
         self.lag = array("d", [0.0]) * self.total
@@ -418,24 +431,24 @@ class _Generator:
         try:
             clock = self.clock
             t0 = clock() + 0.01
-            interval = 1.0 / self.rate
+            offsets = self.offsets
             i = 0
             total = self.total
             while i < total:
                 now = clock()
-                due = t0 + i * interval
+                due = t0 + offsets[i]
                 if due > now:
                     await asyncio.sleep(due - now)
                     now = clock()
                 if i == 0:
                     self.first_send = now
                 # send everything that is due (catch up after a late wake-up), then yield once
-                while i < total and t0 + i * interval <= now:
-                    self.dispatch(i, t0 + i * interval)
+                while i < total and t0 + offsets[i] <= now:
+                    self.dispatch(i, t0 + offsets[i])
                     i += 1
                 self.last_send = clock()
                 self.dispatched = i
-                if i < total and t0 + i * interval <= clock():
+                if i < total and t0 + offsets[i] <= clock():
                     await asyncio.sleep(0)  # let responses in even when we are behind
             # wait for the stragglers: at most one deadline after the last send
             self.done_sending = True
@@ -592,8 +605,12 @@ async def run(
     max_conns: int = 4000,
     priority_fraction: float = 0.0,
     priority_header: str = "x-priority: critical",
+    poisson_seed: int | None = None,
 ) -> LoadResult:
-    """Offer ``rate`` GET requests/s to ``url`` for ``duration_s`` seconds, open loop; summarise."""
+    """Offer ``rate`` GET requests/s to ``url`` for ``duration_s`` seconds, open loop; summarise.
+
+    Arrivals are evenly spaced, or Poisson (exponential gaps from ``random.Random(poisson_seed)``)
+    when a seed is given."""
     gen = _Generator(
         url,
         rate=rate,
@@ -602,6 +619,7 @@ async def run(
         max_conns=max_conns,
         priority_fraction=priority_fraction,
         priority_header=priority_header,
+        poisson_seed=poisson_seed,
     )
     await gen.run()
     return gen.summary()
@@ -633,6 +651,7 @@ def run_sync(
     max_conns: int = 4000,
     priority_fraction: float = 0.0,
     priority_header: str = "x-priority: critical",
+    poisson_seed: int | None = None,
 ) -> LoadResult:
     """:func:`run` on a fresh uvloop event loop (for scripts)."""
     _raise_nofile(max_conns + 256)
@@ -647,6 +666,7 @@ def run_sync(
                 max_conns=max_conns,
                 priority_fraction=priority_fraction,
                 priority_header=priority_header,
+                poisson_seed=poisson_seed,
             )
         )
     finally:
@@ -735,6 +755,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--priority-header", default="x-priority: critical", help="the header priority requests carry"
     )
+    parser.add_argument(
+        "--poisson-seed", type=int, default=None, help="Poisson arrivals from this seed (default: even)"
+    )
     parser.add_argument("--self-test", action="store_true", help="drive a built-in trivial server")
     args = parser.parse_args(argv)
     if args.self_test:
@@ -748,6 +771,7 @@ def main(argv: list[str] | None = None) -> int:
             max_conns=args.max_conns,
             priority_fraction=args.priority_fraction,
             priority_header=args.priority_header,
+            poisson_seed=args.poisson_seed,
         )
     else:
         parser.error("give a URL or --self-test")

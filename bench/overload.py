@@ -28,6 +28,9 @@ Per target:
    latency (open loop at 0.3 x C_ref), then the overload (open loop at 3 x C_ref with a 1 s client
    deadline, ``bench/_loadgen.py``): arrivals follow a fixed timetable whatever the server does, and a
    request not answered within the deadline is abandoned, as impatient clients do.
+3. in another fresh server process: half of C_ref with **Poisson** arrivals (seeded, the same in
+   every run): bursts but no overload. What a target refuses here is its overload controllers'
+   false alarms (reported, no floor).
 
 ``C_ref`` is the capacity of the family's reference, so every target of a family faces the same
 arrival rate. Every phase reports absolute p50/p99 beside the ratios; the overload phase also
@@ -155,6 +158,9 @@ FAMILIES: Final = {"cpu": "~2 ms CPU", "io": "8-wide resource x 20 ms"}
 #: few enough that shedders and queues stay out of the way.
 CAPACITY_CONNS: Final = {"cpu": 8, "io": 12}
 UNLOADED_FACTOR: Final = 0.3
+#: The false-alarm phase: half the capacity, Poisson arrivals (bursts, but no overload).
+HALF_FACTOR: Final = 0.5
+POISSON_SEED: Final = 1
 SCRAPE_TIMEOUT_S: Final = 2.0
 #: A phase whose generator lag p99 is above this was disturbed (its timetable was not kept).
 LAG_LIMIT_MS: Final = 5.0
@@ -201,6 +207,7 @@ class Result:
     capacity: WrkResult | None = None
     unloaded: dict[str, Any] | None = None
     overload: dict[str, Any] | None = None
+    half: dict[str, Any] | None = None  # half load, Poisson arrivals: what is refused below capacity
     metrics: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -235,13 +242,21 @@ class _Server(Server):
 
 
 def run_loadgen(
-    url: str, *, rate: float, duration_s: float, plan: Plan, pinning: Pinning, priority_fraction: float = 0.0
+    url: str,
+    *,
+    rate: float,
+    duration_s: float,
+    plan: Plan,
+    pinning: Pinning,
+    priority_fraction: float = 0.0,
+    poisson_seed: int | None = None,
 ) -> dict[str, Any]:
     """One open-loop run in a child process pinned to the client CPU; returns its JSON summary."""
     cmd = [
         *pinning.prefix("client"), PYTHON, str(LOADGEN), url, "--rate", f"{rate:.1f}",
         "--duration", str(duration_s), "--deadline", str(plan.deadline_s), "--max-conns", str(plan.max_conns),
         "--priority-fraction", str(priority_fraction), "--priority-header", PRIORITY_HEADER,
+        *(["--poisson-seed", str(poisson_seed)] if poisson_seed is not None else []),
     ]  # fmt: skip
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + plan.deadline_s + 60)
@@ -373,6 +388,29 @@ def measure_load(result: Result, *, server: str, plan: Plan, pinning: Pinning, c
     )
 
 
+def measure_half(result: Result, *, server: str, plan: Plan, pinning: Pinning, c_ref: float) -> None:
+    """Half the capacity with Poisson arrivals, in a fresh server: how much is refused (false
+    alarms of the overload controllers: bursts below capacity are not an overload)."""
+    target = result.scenario.target
+    rate = HALF_FACTOR * c_ref
+    with _Server(target, server=server, pinning=pinning) as srv:
+        if plan.rest_warmup_s:
+            low = UNLOADED_FACTOR * c_ref
+            run_loadgen(srv.url, rate=low, duration_s=plan.rest_warmup_s, plan=plan, pinning=pinning)
+        half = run_loadgen(
+            srv.url, rate=rate, duration_s=plan.unloaded_s, plan=plan, pinning=pinning,
+            priority_fraction=result.scenario.priority_fraction, poisson_seed=POISSON_SEED,
+        )  # fmt: skip
+    half["valid"] = not _disturbed(half)
+    result.half = half
+    refused = half["sent"] - half["ok"]
+    note(
+        f"  {target.name:<16} half load, Poisson ({rate:,.0f}/s): not 2xx {refused} of {half['sent']} "
+        f"({100 * refused / max(1, half['sent']):.2f} %), p99 {_fmt(half['p99_ms'], '.2f')} ms"
+        + ("" if half["valid"] else "  INVALID")
+    )
+
+
 def measure(scenario: Scenario, *, server: str, plan: Plan, pinning: Pinning, c_ref: float | None) -> Result:
     result = Result(scenario)
     if scenario.reference or plan.all_capacities:
@@ -387,6 +425,7 @@ def measure(scenario: Scenario, *, server: str, plan: Plan, pinning: Pinning, c_
         if result.overload["valid"] or attempt == 2:
             break
         note(f"  {scenario.name:<16} redoing the load phase in a fresh process")
+    measure_half(result, server=server, plan=plan, pinning=pinning, c_ref=ref)
     return result
 
 
@@ -467,6 +506,10 @@ def figures(result: Result, c_ref: float | None, c_ref_per_cpu: float | None = N
         out["priority_ok_fraction"] = prio["ok_fraction"]
         out["priority_goodput_rps"] = prio["goodput_rps"]
         out["normal_goodput_rps"] = classes["normal"]["goodput_rps"]
+    h = result.half
+    if h is not None:
+        out["half"] = h
+        out["half_refused_fraction"] = _round(_div(h["sent"] - h["ok"], h["sent"]), 4)
     if result.metrics:
         out["server_metrics"] = result.metrics
     return out
@@ -555,6 +598,25 @@ def report(results: dict[str, Result], c_refs: dict[str, float], plan: Plan) -> 
                     f"goodput {c['goodput_rps']:,.0f}/s, p50 {_fmt(c['p50_ms'], '.1f')} ms, "
                     f"p99 {_fmt(c['p99_ms'], '.1f')} ms"
                 )
+    half_rows = [
+        [
+            name,
+            f"{h['send_rps']:,.0f}",
+            f"{h['sent']:,}",
+            f"{h['sent'] - h['ok']:,}",
+            f"{100 * (h['sent'] - h['ok']) / max(1, h['sent']):.2f}",
+            f"{h['status_503']:,}",
+            _fmt(h["p50_ms"], ".2f"),
+            _fmt(h["p99_ms"], ".2f"),
+            "yes" if h["valid"] else "NO",
+        ]
+        for name, r in results.items()
+        if (h := r.half) is not None
+    ]
+    if half_rows:
+        print()
+        print(f"below capacity: {HALF_FACTOR:g} x C_ref, Poisson arrivals (seed {POISSON_SEED}), new server")
+        print_table(["target", "offered", "sent", "not 2xx", "%", "503", "p50", "p99", "valid"], half_rows)
     for name, r in results.items():
         if r.metrics:
             shown = ", ".join(f"{k} {v:,.0f}" for k, v in sorted(r.metrics.items()))
