@@ -76,14 +76,15 @@ _MAX_LOCAL_KEYS: Final = 10_000
 # Numbers go to redis.call as numbers (Redis writes them with full precision); tostring() would
 # round to 14 digits, too few for microsecond timestamps. Replies carry floats as strings because
 # Redis truncates Lua numbers in replies to integers.
-# ARGV: rate (tokens/s), burst, n.  Returns {admitted 0|1, tokens left, seconds to wait}.
-_BUCKET_LUA: Final = """
+# The shared bucket's state, read and aged on Redis time: KEYS[1] is a hash {tokens, ts (us)};
+# ARGV[1] rate (tokens/s), ARGV[2] burst. Leaves ``now``, ``rate``, ``burst``, ``tokens`` (not yet
+# refilled) and ``elapsed`` (us since ts) for the script that follows (RedisLeaseBucket's too).
+_BUCKET_STATE_LUA: Final = """
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
-local n = tonumber(ARGV[3])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(state[1])
 local ts = tonumber(state[2])
@@ -93,6 +94,12 @@ if tokens == nil or ts == nil then
 end
 local elapsed = now - ts
 if elapsed < 0 then elapsed = 0 end
+"""
+
+# ARGV: rate (tokens/s), burst, n.  Returns {admitted 0|1, tokens left, seconds to wait}.
+_BUCKET_LUA: Final = (
+    _BUCKET_STATE_LUA
+    + """local n = tonumber(ARGV[3])
 tokens = math.min(burst, tokens + elapsed * rate / 1000000)
 local admitted = 0
 local wait = 0
@@ -106,6 +113,7 @@ redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1)
 return {admitted, tostring(tokens), tostring(wait)}
 """
+)
 
 # Exact moving window: a sorted set of admitted units scored by Redis time in microseconds. A
 # unit admitted at s counts while now - s < window. Members are unique per call (ARGV[4] is a

@@ -56,6 +56,7 @@ from redis.asyncio import Redis
 from seawall._clock import MONOTONIC, Clock
 from seawall.limit._base import RateLimiter
 from seawall.limit._redis import (
+    _BUCKET_STATE_LUA,
     _MAX_LOCAL_KEYS,
     _REDIS_FAILURES,
     RedisDecision,
@@ -72,22 +73,9 @@ __all__ = ["RedisLeaseBucket", "RedisLeaseStatistics"]
 # expiry), with two changes: ``give_back`` tokens are first returned (capped at burst), then up
 # to ``want`` whole tokens are taken, as many as there are.
 # ARGV: rate (tokens/s), burst, give_back, want.  Returns {granted, tokens left}.
-_LEASE_LUA: Final = """
-if redis.replicate_commands then pcall(redis.replicate_commands) end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1])
-local ts = tonumber(state[2])
-if tokens == nil or ts == nil then
-  tokens = burst
-  ts = now
-end
-local elapsed = now - ts
-if elapsed < 0 then elapsed = 0 end
-tokens = math.min(burst, tokens + elapsed * rate / 1000000 + tonumber(ARGV[3]))
+_LEASE_LUA: Final = (
+    _BUCKET_STATE_LUA
+    + """tokens = math.min(burst, tokens + elapsed * rate / 1000000 + tonumber(ARGV[3]))
 local granted = math.min(tonumber(ARGV[4]), math.floor(tokens))
 if granted < 0 then granted = 0 end
 tokens = tokens - granted
@@ -95,6 +83,7 @@ redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1)
 return {granted, tostring(tokens)}
 """
+)
 
 #: Refills a decision waits for before it is refused (each bounded by ``timeout``).
 _MAX_WAITS: Final = 2
