@@ -24,10 +24,10 @@ service = Service("overload")
 
 #: The default chain (concurrency limit, timeout, metrics) plus adaptive load shedding, armed within
 #: milliseconds of an overload's onset by queue-delay admission (CoDel). Target: the handler's own
-#: CPU time (2 ms); interval: two targets, the fastest onset of the settings tried (bench/overload.py:
-#: onset p99 9.6 ms at 2/4 ms, 10.8 at 1.5/4.5, 12.0 at 2/6). The price of so short an interval:
-#: bursts of a Poisson load at half capacity can look like a standing queue, and a few percent of
-#: requests are refused there (QueueDelayPolicy's docstring); a slower-reacting interval refuses none.
+#: CPU time (2 ms); interval: two targets (bench/overload.py: onset p99 10-15 ms at 3x capacity,
+#: 60-200 ms with shedding alone). The price of so short an interval: bursts of a Poisson load at
+#: half capacity can look like a standing queue, and 1-1.5 % of the requests are refused there
+#: (bench/overload.py's "below capacity" phase; docs/overload.md).
 OVERLOAD_POLICY = Policy(
     shedding=SheddingPolicy(),
     queue_delay=QueueDelayPolicy(target=0.002, interval=0.004),

@@ -41,10 +41,10 @@ class QueueDelayPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     work, so the default interval here is 15 ms. For CPU-bound routes set ``target`` near the
     handler's CPU time and ``interval`` two to three targets, and combine it with ``shedding``
     (see :class:`~seawall.governance.SheddingPolicy`). Measured for 2 ms handlers at 3x capacity
-    (``bench/overload.py``): onset p99 9.6 ms with 2/4 ms, 12 ms with 2/6 ms, 60-200 ms with
-    shedding alone. The shorter interval costs more false alarms under bursty load below
-    capacity: in a simulation with Poisson arrivals at half capacity, 2/4 ms rejected 3 % of the
-    requests, 2/6 ms none (shedding alone: none).
+    (``bench/overload.py``): onset p99 10-15 ms with 2/4 ms, 60-200 ms with shedding alone. The
+    shorter interval costs more false alarms under bursty load below capacity: at half capacity
+    with Poisson arrivals (the bench's "below capacity" phase), 2/4 ms refused 1.2-1.5 % of the
+    requests, 1/2 ms 2 % (shedding alone: none); docs/overload.md has the table.
     """
 
     target: PositiveSeconds = 0.005
