@@ -253,3 +253,43 @@ def test_retarget_matches_copy_with(url: str, scheme: str, host: str, port: int)
     slow = given.copy_with(scheme=scheme, host=host, port=port)
     assert fast == slow
     assert (fast.raw_host, fast.port, fast.raw_path) == (slow.raw_host, slow.port, slow.raw_path)
+
+
+class _Streamed(httpx.AsyncByteStream):
+    """A body that arrives as a stream, as from a real connection (not read by the transport yet)."""
+
+    def __init__(self, *parts: bytes) -> None:
+        self.parts = parts
+        self.reads = 0
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        for part in self.parts:
+            yield part
+
+
+async def test_a_plain_body_comes_back_read(autojump_clock: MockClock) -> None:
+    """An unencoded body is read from the connection once and handed back as the response's
+    content: the caller's client does not iterate a second stream."""
+    backend = Backend()
+    body = _Streamed(b'{"ok":', b" true}")
+    backend.set(A, lambda request: httpx.Response(200, stream=body))
+    transport = make_transport(backend, autojump_clock, dep(A))
+    response = await transport.handle_async_request(httpx.Request("GET", "http://inventory/items/1"))
+    assert response.is_stream_consumed
+    assert response.json() == {"ok": True}
+    assert body.reads == 1
+
+
+async def test_an_encoded_body_is_decoded_by_the_client(autojump_clock: MockClock) -> None:
+    """A gzip body is decoded as httpx would; a corrupt one raises httpx's DecodingError, not a 5xx."""
+    import gzip
+
+    backend = Backend()
+    encoded = {"content-encoding": "gzip"}
+    zipped = gzip.compress(b"hi")
+    backend.set(A, lambda request: httpx.Response(200, headers=encoded, stream=_Streamed(zipped)))
+    assert (await get(make_transport(backend, autojump_clock, dep(A)))).text == "hi"
+    backend.set(A, lambda request: httpx.Response(200, headers=encoded, stream=_Streamed(b"not gzip")))
+    with pytest.raises(httpx.DecodingError):
+        await get(make_transport(backend, autojump_clock, dep(A)))

@@ -500,6 +500,11 @@ class Upstream:
             await stream.aclose()
         # The caller's client reads (and decodes) this copy; the connection is back in the pool.
         response.stream = httpx.ByteStream(body)
+        if "content-encoding" not in response.headers:
+            # Nothing to decode: make it the response's content now, so the client's read finds
+            # it read instead of iterating a second stream (an async generator per call: ~5 µs).
+            # An encoded body is left for the client to decode, so its errors stay httpx's.
+            response.read()
         return response
 
     # -- observability --------------------------------------------------------------------------
