@@ -727,8 +727,44 @@ class _RedisLimiter:
         )
 
 
+class _SharedBucket(_RedisLimiter):
+    """A token bucket shared through Redis (the hash ``_BUCKET_STATE_LUA`` reads): what
+    :class:`RedisTokenBucket` and :class:`~seawall.limit.RedisLeaseBucket` have in common: ``rate``
+    and ``burst``, their packed form, and the local fallback bucket during an outage."""
+
+    __slots__ = ("_burst", "_rate", "_rate_burst")
+
+    def __init__(self, *, rate: float, burst: int, **limiter: Any) -> None:
+        if not rate > 0 or math.isinf(rate):
+            raise ValueError("rate must be > 0 and finite")
+        if burst < 1:
+            raise ValueError("burst must be >= 1")
+        super().__init__(**limiter)
+        self._rate = float(rate)
+        self._burst = int(burst)
+        self._rate_burst = _bulk(_encode(self._rate)) + _bulk(b"%d" % self._burst)
+
+    @property
+    def rate(self) -> float:
+        """Tokens added per second, across all replicas."""
+        return self._rate
+
+    @property
+    def burst(self) -> int:
+        """Capacity of the shared bucket."""
+        return self._burst
+
+    def _capacity(self) -> int:
+        return self._burst
+
+    def _new_local(self) -> RateLimiter:
+        return TokenBucket(
+            rate=self._rate / self._replicas, burst=max(1, self._burst // self._replicas), clock=self._clock
+        )
+
+
 @final
-class RedisTokenBucket(_RedisLimiter):
+class RedisTokenBucket(_SharedBucket):
     """A token bucket shared by every replica through Redis: ``rate`` per second, bursts of ``burst``.
 
     Use it when a limit must hold for a whole service, not per process (an API quota, a
@@ -762,7 +798,7 @@ class RedisTokenBucket(_RedisLimiter):
         await bucket.aclose()
     """
 
-    __slots__ = ("_burst", "_one", "_rate", "_rate_burst")
+    __slots__ = ("_one",)
 
     def __init__(
         self,
@@ -778,11 +814,9 @@ class RedisTokenBucket(_RedisLimiter):
         probe_interval: float = 0.1,
         probe_max_interval: float = 5.0,
     ) -> None:
-        if not rate > 0 or math.isinf(rate):
-            raise ValueError("rate must be > 0 and finite")
-        if burst < 1:
-            raise ValueError("burst must be >= 1")
         super().__init__(
+            rate=rate,
+            burst=burst,
             client=client,
             key=key,
             script=_BUCKET_LUA,
@@ -794,33 +828,12 @@ class RedisTokenBucket(_RedisLimiter):
             probe_interval=probe_interval,
             probe_max_interval=probe_max_interval,
         )
-        self._rate = float(rate)
-        self._burst = int(burst)
-        self._rate_burst = _bulk(_encode(self._rate)) + _bulk(b"%d" % self._burst)
         self._one = self._rate_burst + _bulk(b"1")
-
-    @property
-    def rate(self) -> float:
-        """Tokens added per second, across all replicas."""
-        return self._rate
-
-    @property
-    def burst(self) -> int:
-        """Capacity of the shared bucket."""
-        return self._burst
-
-    def _capacity(self) -> int:
-        return self._burst
 
     def _arguments(self, n: int) -> bytes:
         if n == 1:
             return self._one
         return self._rate_burst + _bulk(b"%d" % n)
-
-    def _new_local(self) -> RateLimiter:
-        return TokenBucket(
-            rate=self._rate / self._replicas, burst=max(1, self._burst // self._replicas), clock=self._clock
-        )
 
     def __repr__(self) -> str:
         return (

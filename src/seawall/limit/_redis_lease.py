@@ -54,7 +54,6 @@ from typing import Final, final
 from redis.asyncio import Redis
 
 from seawall._clock import MONOTONIC, Clock
-from seawall.limit._base import RateLimiter
 from seawall.limit._redis import (
     _BUCKET_STATE_LUA,
     _MAX_LOCAL_KEYS,
@@ -62,10 +61,8 @@ from seawall.limit._redis import (
     RedisDecision,
     RedisLimiterStatistics,
     _bulk,
-    _encode,
-    _RedisLimiter,
+    _SharedBucket,
 )
-from seawall.limit._token_bucket import TokenBucket
 
 __all__ = ["RedisLeaseBucket", "RedisLeaseStatistics"]
 
@@ -138,7 +135,7 @@ class _Lease:
 
 
 @final
-class RedisLeaseBucket(_RedisLimiter):
+class RedisLeaseBucket(_SharedBucket):
     """A Redis token bucket that replicas draw from in leases, deciding locally between them.
 
     Use it for a shared limit that sees many decisions per second per replica (a global API
@@ -183,14 +180,11 @@ class RedisLeaseBucket(_RedisLimiter):
     """
 
     __slots__ = (
-        "_burst",
         "_horizon",
         "_leased",
         "_leases",
         "_max_lease",
         "_min_lease",
-        "_rate",
-        "_rate_burst",
         "_returned",
         "_round_trips",
         "_ttl",
@@ -214,23 +208,9 @@ class RedisLeaseBucket(_RedisLimiter):
         probe_interval: float = 0.1,
         probe_max_interval: float = 5.0,
     ) -> None:
-        if not rate > 0 or math.isinf(rate):
-            raise ValueError("rate must be > 0 and finite")
-        if burst < 1:
-            raise ValueError("burst must be >= 1")
-        if not horizon > 0 or math.isinf(horizon):
-            raise ValueError("horizon must be > 0 and finite")
-        if min_lease < 1:
-            raise ValueError("min_lease must be >= 1")
-        if replicas < 1:
-            raise ValueError("replicas must be >= 1")
-        if max_lease is None:
-            max_lease = max(min_lease, burst // replicas)
-        if not min_lease <= max_lease <= burst:
-            raise ValueError("max_lease must be >= min_lease and <= burst")
-        if not ttl >= horizon or math.isinf(ttl):
-            raise ValueError("ttl must be >= horizon and finite")
-        super().__init__(
+        super().__init__(  # validates rate, burst, replicas and the Redis settings first
+            rate=rate,
+            burst=burst,
             client=client,
             key=key,
             script=_LEASE_LUA,
@@ -242,35 +222,24 @@ class RedisLeaseBucket(_RedisLimiter):
             probe_interval=probe_interval,
             probe_max_interval=probe_max_interval,
         )
-        self._rate = float(rate)
-        self._burst = int(burst)
+        if not horizon > 0 or math.isinf(horizon):
+            raise ValueError("horizon must be > 0 and finite")
+        if min_lease < 1:
+            raise ValueError("min_lease must be >= 1")
+        if max_lease is None:
+            max_lease = max(min_lease, burst // replicas)
+        if not min_lease <= max_lease <= burst:
+            raise ValueError("max_lease must be >= min_lease and <= burst")
+        if not ttl >= horizon or math.isinf(ttl):
+            raise ValueError("ttl must be >= horizon and finite")
         self._horizon = float(horizon)
         self._min_lease = int(min_lease)
         self._max_lease = int(max_lease)
         self._ttl = float(ttl)
-        self._rate_burst = _bulk(_encode(self._rate)) + _bulk(b"%d" % self._burst)
         self._leases: OrderedDict[str, _Lease] = OrderedDict()
         self._round_trips = 0
         self._leased = 0
         self._returned = 0
-
-    @property
-    def rate(self) -> float:
-        """Tokens added per second, across all replicas."""
-        return self._rate
-
-    @property
-    def burst(self) -> int:
-        """Capacity of the shared bucket."""
-        return self._burst
-
-    def _capacity(self) -> int:
-        return self._burst
-
-    def _new_local(self) -> RateLimiter:
-        return TokenBucket(
-            rate=self._rate / self._replicas, burst=max(1, self._burst // self._replicas), clock=self._clock
-        )
 
     # -- the decision --------------------------------------------------------------------------
 
