@@ -84,7 +84,7 @@ class QueueDelayCheck:
     A turn of the loop costs a request a few microseconds (``bench/hotpath.py``: ~10 % of a
     hello-world route's throughput when every request yields). So a loop that keeps up is
     *sampled*: while the last measured delay was under ``target / 2`` (CoDel acts only on delays
-    over ``target``), a request measures only if no other one began measuring within the last
+    over ``target``), a request measures only if no other one of its route began measuring in the last
     ``target / 2`` seconds; the others go straight to their handler. A delay of ``target / 2``
     or more, or an overloaded gate, makes every request measure again. The work admitted
     unmeasured within a window is at most the window plus one handler, so the delay cannot pass
