@@ -1,8 +1,8 @@
-"""``queue_delay``: CoDel admission in the request path, on the mock clock.
+"""``queue_delay``: CoDel admission and adaptive LIFO in the request path, on the mock clock.
 
 Requests that arrive together queue behind each other's CPU work on the event loop; the check
 measures each one's wait (admission to resumption) and rejects, before the handler runs, the
-requests that waited too long once the queue has stood for an interval.
+requests that waited too long, and while a queue builds up the ones newer requests wait behind.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from tests.governance.gov_support import check, client, endpoint, samples
 from seawall import ConfigError, Policy, Service, SheddingPolicy
 from seawall.governance import QueueDelayPolicy
 from seawall.governance.checks import QueueAwareCpu, QueueDelayCheck
+from seawall.governance.checks._queue_delay import LIFO_HOLD_INTERVALS, LoopQueue
 from seawall.http._config import SeawallConfig
 from seawall.load import CoDel, FixedCpuProbe
 from seawall.testing import MockClock
@@ -42,6 +43,20 @@ def cpu_bound(clock: MockClock, policy: Policy, work: float = 0.002) -> tuple[Se
 def codel(svc: Service) -> CoDel:
     found: CoDel = check(endpoint(svc, "/work"), "queue_delay").codel
     return found
+
+
+def loop_queue(svc: Service) -> LoopQueue:
+    found: LoopQueue = check(endpoint(svc, "/work"), "queue_delay").queue
+    return found
+
+
+def overload(gate: CoDel, clock: MockClock) -> None:
+    """Drive ``gate`` into overload as a standing queue does: for two intervals every request it
+    sees waited over twice its target."""
+    for _ in range(5):
+        gate.should_reject(3 * gate.target)
+        clock.jump(gate.interval / 2)
+    assert gate.overloaded
 
 
 async def test_a_lone_request_is_admitted(mock_clock: MockClock) -> None:
@@ -96,41 +111,111 @@ async def test_an_overloaded_gate_measures_every_request(mock_clock: MockClock) 
     """While the gate is overloaded even prompt requests measure (and feed the recovery)."""
     svc, _ = cpu_bound(mock_clock, Policy(queue_delay=TIGHT))
     svc.get("/fast", policy=Policy(queue_delay=TIGHT))(lambda: {"ok": True})  # shares the gate
-    await burst(svc, 10)
     gate = codel(svc)
-    assert gate.overloaded
+    overload(gate, mock_clock)
     before = gate.statistics().checked
-    mock_clock.jump(0.0001)
     for _ in range(3):  # prompt, but the gate is still overloaded: each one measured
         assert await request(svc, "/fast") == 200
     assert gate.overloaded
     assert gate.statistics().checked == before + 3
 
 
-async def test_a_standing_queue_is_shed_before_the_handlers_run(mock_clock: MockClock) -> None:
-    """Ten requests arrive together, each handler burns 2 ms: the 1st-4th run (waits 0-6 ms: the
-    interval ending at the 4th had a minimum of 2 ms > target, so the next one is overloaded);
-    the 5th-10th waited 8 ms > 2 x target and are rejected without running."""
+async def test_a_wait_longer_than_the_interval_is_shed_before_the_handler_runs(mock_clock: MockClock) -> None:
+    """Ten requests arrive together, each handler burns 2 ms: the 1st runs at once, the 2nd after
+    one handler (2 ms: within the 2 ms interval); the 3rd-10th waited 4 ms, longer than the
+    interval, and are rejected without running ("Fail at Scale": outside an overload the time in
+    the queue is limited to the interval)."""
     svc, ran = cpu_bound(mock_clock, Policy(queue_delay=TIGHT))
     statuses = await burst(svc, 10)
-    assert statuses == [200] * 4 + [503] * 6
-    assert len(ran) == 4
+    assert statuses == [200] * 2 + [503] * 8
+    assert len(ran) == 2
     stats = codel(svc).statistics()
-    assert (stats.checked, stats.rejected, stats.overloaded) == (10, 6, True)
+    assert (stats.checked, stats.rejected) == (10, 0)  # the interval bound, not CoDel's slough
+
+
+async def test_a_queue_building_up_turns_lifo_on(mock_clock: MockClock) -> None:
+    """The 2nd of that burst waited 2 ms > target behind the 1st with eight more behind it: a
+    queue is building, adaptive LIFO turns on (without shedding that request) and stays on for
+    ``LIFO_HOLD_INTERVALS`` intervals."""
+    svc, _ = cpu_bound(mock_clock, Policy(queue_delay=TIGHT))
+    await burst(svc, 10)
+    queue = loop_queue(svc)
+    assert queue.lifo_until == pytest.approx(0.002 + LIFO_HOLD_INTERVALS * TIGHT.interval)
+    assert queue.lifo_shed == 0
+    assert queue.waiting == 0
+
+
+async def test_while_lifo_is_on_a_burst_runs_only_its_newest(mock_clock: MockClock) -> None:
+    """The next burst, LIFO on: each request that resumes with newer ones waiting behind it is
+    shed at once; the newest runs ("serve the newest requests first"): one handler per burst."""
+    svc, ran = cpu_bound(mock_clock, Policy(queue_delay=TIGHT))
+    await burst(svc, 10)
+    ran.clear()
+    statuses = await burst(svc, 8)
+    assert statuses == [503] * 7 + [200]
+    assert ran == [1]
+    queue = loop_queue(svc)
+    assert queue.lifo_shed == 7
+    # every shed renews the hold: LIFO stays on while batches keep coming
+    assert queue.lifo_until == pytest.approx(mock_clock.now() - 0.002 + LIFO_HOLD_INTERVALS * TIGHT.interval)
+
+
+async def test_an_overloaded_gate_turns_lifo_on(mock_clock: MockClock) -> None:
+    """With CoDel overloaded, LIFO is on even if no queue was seen building."""
+    svc, ran = cpu_bound(mock_clock, Policy(queue_delay=TIGHT), work=0.0)
+    overload(codel(svc), mock_clock)
+    assert await burst(svc, 3) == [503, 503, 200]
+    assert loop_queue(svc).lifo_shed == 2
+
+
+async def test_lifo_turns_off_after_its_hold(mock_clock: MockClock) -> None:
+    """Once nothing was shed for ``LIFO_HOLD_INTERVALS`` intervals, requests are served in arrival
+    order again: a burst of two short handlers both run."""
+    svc, _ = cpu_bound(mock_clock, Policy(queue_delay=TIGHT), work=0.0001)
+    slow = burner(mock_clock, 0.002)
+    svc.get("/slow", policy=Policy(queue_delay=TIGHT))(lambda: slow())  # shares the gate
+    await burst(svc, 10, "/slow")
+    assert await burst(svc, 2) == [503, 200]  # LIFO on
+    mock_clock.jump(LIFO_HOLD_INTERVALS * TIGHT.interval)
+    assert await burst(svc, 2) == [200, 200]
+
+
+async def test_the_newest_waits_for_arrivals_already_read(mock_clock: MockClock) -> None:
+    """While LIFO is on, the newest waiter lets the loop turn twice more before its handler
+    starts; a request that enters meanwhile (the server hands over what it read between turns)
+    is newer, so the waiter is shed and the newcomer runs."""
+    svc, ran = cpu_bound(mock_clock, Policy(queue_delay=TIGHT))
+    await burst(svc, 10)  # LIFO on
+    ran.clear()
+    first = asyncio.ensure_future(request(svc))
+    for _ in range(2):  # admission, the check's yield: it is now in its first settle turn
+        await asyncio.sleep(0)
+    second = asyncio.ensure_future(request(svc))
+    assert (await first, await second) == (503, 200)
+    assert ran == [1]
+
+
+async def test_a_burst_within_the_target_does_not_turn_lifo_on(mock_clock: MockClock) -> None:
+    """Short handlers: no request waits over the target, so arrivals stay in order."""
+    svc, _ = cpu_bound(mock_clock, Policy(queue_delay=TIGHT), work=0.0001)
+    assert await burst(svc, 6) == [200] * 6
+    assert loop_queue(svc).lifo_until == float("-inf")
 
 
 async def test_a_burst_within_the_target_is_not_shed(mock_clock: MockClock) -> None:
-    """The same burst with 0.5 ms handlers: every wait stays within what the gate tolerates."""
+    """Three 0.5 ms handlers arriving together: the last waits 1 ms, within the target."""
     svc, _ran = cpu_bound(mock_clock, Policy(queue_delay=TIGHT), work=0.0005)
-    assert await burst(svc, 6) == [200] * 6
+    assert await burst(svc, 3) == [200] * 3
     assert codel(svc).statistics().rejected == 0
 
 
-async def test_folly_defaults_are_slower_to_shed(mock_clock: MockClock) -> None:
-    """With folly's 5 ms target and 100 ms interval the same burst of ten 2 ms requests is all
-    admitted (the queue has not stood for an interval yet): what makes the short interval matter."""
+async def test_with_folly_defaults_lifo_sees_the_queue_before_codel(mock_clock: MockClock) -> None:
+    """folly's 5 ms target and 100 ms interval, the same burst of ten 2 ms requests: CoDel has not
+    seen a standing queue (that takes an interval), but the 4th waited 6 ms > 5 ms with six behind
+    it, so LIFO turns on: the 5th-9th are shed, the newest runs."""
     svc, _ran = cpu_bound(mock_clock, Policy(queue_delay=QueueDelayPolicy(target=0.005, interval=0.1)))
-    assert await burst(svc, 10) == [200] * 10
+    assert await burst(svc, 10) == [200] * 4 + [503] * 5 + [200]
+    assert not codel(svc).overloaded
 
 
 async def test_rejection_is_503_overloaded_with_retry_after(mock_clock: MockClock) -> None:
@@ -149,9 +234,8 @@ async def test_rejection_is_503_overloaded_with_retry_after(mock_clock: MockCloc
 async def test_the_gate_recovers_once_the_queue_drains(mock_clock: MockClock) -> None:
     """After an overloaded burst, an interval of prompt requests turns the gate back to normal."""
     svc, _ = cpu_bound(mock_clock, Policy(queue_delay=TIGHT))
-    await burst(svc, 10)
     gate = codel(svc)
-    assert gate.overloaded
+    overload(gate, mock_clock)
     for _ in range(3):
         mock_clock.jump(0.003)
         assert await request(svc) == 200
@@ -174,11 +258,13 @@ async def test_routes_with_the_same_settings_share_one_gate(mock_clock: MockCloc
 async def test_the_gate_is_exported_as_metrics(mock_clock: MockClock) -> None:
     """``seawall_codel_*`` families carry the gate's statistics."""
     svc, _ = cpu_bound(mock_clock, Policy(queue_delay=TIGHT))
-    await burst(svc, 10)
+    gate = codel(svc)
+    overload(gate, mock_clock)
+    assert gate.statistics().rejected > 0
     async with client(svc) as c:
         text = (await c.get("/metrics")).text
     rejected = samples(text, "seawall_codel_rejected_total")
-    assert list(rejected.values()) == [6.0]
+    assert list(rejected.values()) == [float(gate.statistics().rejected)]
     assert list(samples(text, "seawall_codel_overloaded").values()) == [1.0]
 
 
@@ -188,10 +274,13 @@ async def test_routes_without_the_section_have_no_check(mock_clock: MockClock) -
     assert "queue_delay" not in endpoint(svc, "/work").chain.names
 
 
-async def test_it_runs_last(mock_clock: MockClock) -> None:
-    """The wait it measures is the last one before the handler: it comes after every other check."""
+async def test_it_runs_after_every_check_but_shedding(mock_clock: MockClock) -> None:
+    """The wait it measures is the last one before the handler: it comes after every other check
+    but ``shedding``, which decides once the loop turn (and its LIFO choice) is over."""
     svc, _ = cpu_bound(mock_clock, Policy(queue_delay=TIGHT, shedding=SheddingPolicy(), max_conns=5))
-    assert endpoint(svc, "/work").chain.names[-1] == "queue_delay"
+    assert endpoint(svc, "/work").chain.names[-2:] == ["queue_delay", "shedding"]
+    alone, _ = cpu_bound(mock_clock, Policy(queue_delay=TIGHT, max_conns=5))
+    assert endpoint(alone, "/work").chain.names[-1] == "queue_delay"
     assert isinstance(check(endpoint(svc, "/work"), "queue_delay"), QueueDelayCheck)
 
 
@@ -211,23 +300,25 @@ async def test_an_overloaded_gate_arms_the_shedder_without_cpu(mock_clock: MockC
     svc, _ = cpu_bound(mock_clock, Policy(shedding=SheddingPolicy(), queue_delay=TIGHT))
     shedder = check(endpoint(svc, "/work"), "shedding").shedder
     assert not shedder.hot()
-    await burst(svc, 10)
-    assert codel(svc).overloaded
+    overload(codel(svc), mock_clock)
     assert shedder.hot()
 
 
 async def test_a_shedder_armed_by_the_gate_cools_off_in_a_few_intervals(mock_clock: MockClock) -> None:
-    """Once the gate has recovered, the shedder it armed stops shedding after four of the gate's
-    intervals (go-zero's 1 s cool-off turned one burst at a light load into a second of 503s)."""
+    """Once the gate has recovered, a shedder it armed (and that dropped) stops shedding after
+    four of the gate's intervals (go-zero's 1 s cool-off turned one burst at a light load into a
+    second of 503s)."""
     svc, _ = cpu_bound(mock_clock, Policy(shedding=SheddingPolicy(), queue_delay=TIGHT))
     shedder = check(endpoint(svc, "/work"), "shedding").shedder
     for _ in range(20):  # a second of prompt requests teaches the shedder its capacity (~1 in flight)
         await request(svc)
         mock_clock.jump(0.05)
-    await burst(svc, 10)
-    await burst(svc, 8)  # the gate is overloaded: the shedder, armed, drops some of these
-    assert shedder.statistics().dropped > 0
     gate = codel(svc)
+    overload(gate, mock_clock)
+    ticket = shedder.allow()  # one in flight: what it has shown it carries
+    assert ticket is not None
+    assert shedder.allow() is None  # a second one is dropped
+    ticket.accept()
     for _ in range(3):
         mock_clock.jump(0.003)
         assert await request(svc) == 200
@@ -237,22 +328,16 @@ async def test_a_shedder_armed_by_the_gate_cools_off_in_a_few_intervals(mock_clo
     assert not shedder.hot()
 
 
-async def test_shedder_and_gate_hold_a_burst_to_one_handler_per_turn(mock_clock: MockClock) -> None:
-    """Armed by the gate, the shedder admits what the process can carry (one CPU-bound handler at
-    a time): while the gate is overloaded, a burst runs one request and sheds the rest at once."""
+async def test_the_shedder_counts_only_work_the_loop_turn_let_start(mock_clock: MockClock) -> None:
+    """Deciding after the turn, an armed shedder lets LIFO's choice run: of a burst while the gate
+    is overloaded the newest runs, and the shedder drops none of it (no admitted request is in
+    flight when it decides: the older ones were shed by LIFO)."""
     svc, ran = cpu_bound(mock_clock, Policy(shedding=SheddingPolicy(), queue_delay=TIGHT))
-    for _ in range(20):  # a second of prompt requests teaches the shedder its capacity (~1 in flight)
-        await request(svc)
-        mock_clock.jump(0.05)
-    await burst(svc, 10)
-    assert codel(svc).overloaded
-    ran.clear()
     shedder = check(endpoint(svc, "/work"), "shedding").shedder
-    dropped = shedder.statistics().dropped
-    statuses = await burst(svc, 8)
-    assert statuses == [200] + [503] * 7
+    overload(codel(svc), mock_clock)
+    assert await burst(svc, 8) == [503] * 7 + [200]
     assert ran == [1]
-    assert shedder.statistics().dropped - dropped == 7  # shed at admission, before any wait
+    assert shedder.statistics().dropped == 0
 
 
 def test_queue_aware_cpu_reads_full_while_the_gate_is_overloaded() -> None:

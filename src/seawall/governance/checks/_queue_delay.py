@@ -23,7 +23,16 @@ from seawall.governance._registry import ResourceInfo
 from seawall.governance.checks._types import PositiveSeconds
 from seawall.load import CoDel
 
-__all__ = ["QUEUE_DELAY", "QueueDelayCheck", "QueueDelayPolicy", "codel_for"]
+__all__ = [
+    "LIFO_HOLD_INTERVALS",
+    "LIFO_SETTLE_TURNS",
+    "QUEUE_DELAY",
+    "LoopQueue",
+    "QueueDelayCheck",
+    "QueueDelayPolicy",
+    "codel_for",
+    "loop_queue_for",
+]
 
 #: ``Retry-After`` of a queue-delay rejection: the queue drains in milliseconds, but a client
 #: that retries at once only adds to it.
@@ -65,47 +74,91 @@ QUEUE_DELAY: Final[Section[QueueDelayPolicy | None]] = define_section(
 )
 
 
+#: While adaptive LIFO is on, it stays on for this many CoDel intervals after it last shed a
+#: request (and after a queue was last seen building): long enough to outlast the gaps between
+#: batches of arrivals at 3x capacity, short enough that a burst below capacity ends it soon.
+LIFO_HOLD_INTERVALS: Final = 4
+#: While adaptive LIFO is on, the newest waiter lets the loop turn this many more times before its
+#: handler starts, so that requests the server has read meanwhile (it hands them to the loop
+#: between turns) enter and are seen; a newer one entering sheds it. bench/overload.py at 3x: the
+#: admitted p99 was 1.6-2.0x the unloaded p99 with none, 1.25-1.4x with two.
+LIFO_SETTLE_TURNS: Final = 2
+
+
+@final
+class LoopQueue:
+    """What every request waiting in a :class:`QueueDelayCheck` of one gate shares: how many
+    are waiting now, and until when adaptive LIFO is on (clock seconds)."""
+
+    __slots__ = ("lifo_shed", "lifo_until", "waiting")
+
+    def __init__(self) -> None:
+        self.waiting = 0
+        self.lifo_until = -math.inf
+        #: Requests shed because newer ones were waiting, since creation.
+        self.lifo_shed = 0
+
+
 @final
 class QueueDelayCheck:
-    """503 ``OVERLOADED`` when :class:`~seawall.load.CoDel` says the wait was too long.
+    """503 ``OVERLOADED`` when the request waited too long for the event loop, or when, during an
+    overload, newer requests wait behind it (adaptive LIFO).
 
     On an event loop the queue in front of a handler is the loop's ready queue (and the server's
     socket buffers before it): a request counted as "in flight" has usually not started yet, so
     the wait must be measured, not inferred from a count. The check reads the clock at admission,
     yields to the loop once, and reads it again when the loop comes back to it: every callback
     that was ready before it (other requests' handlers, other arrivals) has run meanwhile, so the
-    difference is the time this request waited for the loop. CoDel decides on that delay
-    (``should_reject``) right before the handler would start, so a rejected request costs its
-    admission and its 503, never its handler.
+    difference is the time this request waited for the loop. The decision is taken right before
+    the handler would start, so a rejected request costs its admission and its 503, never its
+    handler. Three rules, from Facebook's "Fail at Scale" (ACM Queue, 2015):
 
-    It runs after every other check (cost 60): the delay it measures is then the last wait before
-    the handler, and a request another check refuses never waits for the loop at all.
+    1. CoDel (:class:`~seawall.load.CoDel`, folly's semantics): while the smallest delay of the
+       last interval exceeded ``target`` (a standing queue), a delay over ``2 * target`` is shed.
+    2. Outside an overload the wait is bounded by ``interval``: "if the queue has been empty in
+       the last N ms, the time spent in the queue is limited to N ms".
+    3. Adaptive LIFO: "during periods of high queuing, serve the newest requests first". The
+       requests that arrive while a handler holds the loop enter together when it ends, each
+       yields, and they resume oldest first; a request that resumes while newer ones still wait
+       behind it is shed while LIFO is on, so the newest of each batch runs (the others' clients
+       waited longest, and a handler started for them would make every newer one wait too). LIFO
+       turns on when CoDel is overloaded, or when a request waited over ``target`` behind
+       other work while newer ones wait behind it (a queue building up: this sees the onset of
+       an overload within one batch, before CoDel's interval has passed), and stays on for
+       :data:`LIFO_HOLD_INTERVALS` intervals after the last request it shed.
+
+    Measured on ``examples/overload.py`` (2 ms handlers) at 3x capacity (bench/overload.py):
+    with the three rules the admitted p99 is ~2x the unloaded one from the first second on; with
+    CoDel alone (FIFO) it was 5-6x in the first second and ~2.5x after.
+
+    It runs after every other check but ``shedding`` (cost 60): the delay it measures is then the
+    last wait before the handler, and a request another check refuses never waits for the loop.
 
     A turn of the loop costs a request a few microseconds (``bench/hotpath.py``: ~10 % of a
     hello-world route's throughput when every request yields). So a loop that keeps up is
     *sampled*: while the last measured delay was under ``target / 2`` (CoDel acts only on delays
-    over ``target``), a request measures only if no other one of its route began measuring in the last
-    ``target / 2`` seconds; the others go straight to their handler. A delay of ``target / 2``
-    or more, or an overloaded gate, makes every request measure again. The work admitted
-    unmeasured within a window is at most the window plus one handler, so the delay cannot pass
-    ``target`` unseen; a CPU-bound handler longer than the window never lets the next request
-    skip, and a fast one lets about one request per window measure while the loop keeps up.
-
-    Adaptive LIFO ("Fail at Scale": serve the newest waiter first while overloaded) is not done:
-    the loop's ready queue is FIFO and seawall does not own it; reordering would mean holding
-    every request in a queue of the check's own, a wait for every request to save some.
+    over ``target``) and LIFO is off, a request measures only if no other one of its route began
+    measuring in the last ``target / 2`` seconds; the others go straight to their handler. A
+    delay of ``target / 2`` or more, an overloaded gate or LIFO makes every request measure
+    again. The work admitted unmeasured within a window is at most the window plus one handler,
+    so the delay cannot pass ``target`` unseen; a CPU-bound handler longer than the window never
+    lets the next request skip, and a fast one lets about one request per window measure while
+    the loop keeps up.
     """
 
-    __slots__ = ("_calm", "_now", "_should_reject", "_unmeasured_until", "codel")
+    __slots__ = ("_bound", "_calm", "_hold", "_now", "_should_reject", "_unmeasured_until", "codel", "queue")
     name = "queue_delay"
     cost = 60
     wants_outcome = False  # no exit
 
-    def __init__(self, codel: CoDel, now: Callable[[], float]) -> None:
+    def __init__(self, codel: CoDel, now: Callable[[], float], queue: LoopQueue | None = None) -> None:
         self.codel = codel
+        self.queue = LoopQueue() if queue is None else queue
         # Bound once: the two clock reads and the decision are the whole per-request cost.
         self._now = now
         self._should_reject = codel.should_reject
+        self._bound = codel.interval
+        self._hold = LIFO_HOLD_INTERVALS * codel.interval
         # A delay under this is a loop that keeps up: then one request per as many seconds
         # measures (see the class docstring).
         self._calm = codel.target / 2
@@ -119,20 +172,51 @@ class QueueDelayCheck:
             return None
         if until != -math.inf:  # the last measurement was prompt: this one covers the next window
             self._unmeasured_until = admitted + self._calm
-        await _yield()
+        queue = self.queue
+        queue.waiting += 1
+        try:
+            await _yield()
+        finally:
+            queue.waiting -= 1
         resumed = now()
         delay = resumed - admitted
-        if self._should_reject(delay, resumed):
+        codel = self.codel
+        if self._should_reject(delay, resumed) or delay > self._bound:
+            self._unmeasured_until = -math.inf
             raise Overloaded(
                 "shed: the request waited too long for the event loop",
                 retry_after=RETRY_AFTER,
                 check=self.name,
             )
-        if delay < self._calm and not self.codel.overloaded:
+        if queue.waiting:  # newer requests wait behind this one
+            if resumed < queue.lifo_until or codel.overloaded:
+                raise self._lifo_shed(resumed)
+            if delay > codel.target:  # it waited behind other work, and more wait behind it
+                queue.lifo_until = resumed + self._hold
+        elif resumed < queue.lifo_until:  # the newest so far: let arrivals already read enter
+            for _ in range(LIFO_SETTLE_TURNS):
+                queue.waiting += 1
+                try:
+                    await _yield()
+                finally:
+                    queue.waiting -= 1
+                if queue.waiting:
+                    raise self._lifo_shed(now())
+        if delay < self._calm and not codel.overloaded and resumed >= queue.lifo_until:
             self._unmeasured_until = resumed + self._calm
         else:
             self._unmeasured_until = -math.inf
         return None
+
+    def _lifo_shed(self, now: float) -> Overloaded:
+        """Shed a request that newer ones wait behind (LIFO stays on for another hold)."""
+        queue = self.queue
+        queue.lifo_until = now + self._hold
+        queue.lifo_shed += 1
+        self._unmeasured_until = -math.inf
+        return Overloaded(
+            "shed: newer requests are waiting (adaptive LIFO)", retry_after=RETRY_AFTER, check=self.name
+        )
 
 
 @types.coroutine
@@ -140,6 +224,11 @@ def _yield() -> Generator[None, None, None]:
     """Suspend the calling task for exactly one turn of the loop: ``asyncio.sleep(0)`` without its
     extra coroutine frame and branch (asyncio's ``__sleep0`` is this same bare ``yield``)."""
     yield
+
+
+def loop_queue_for(q: QueueDelayPolicy, ctx: CompileContext) -> LoopQueue:
+    """The service's :class:`LoopQueue` for ``q``'s gate (shared like its CoDel)."""
+    return ctx.registry.obtain(("codel_queue", q.target, q.interval), LoopQueue)
 
 
 def codel_for(q: QueueDelayPolicy, ctx: CompileContext) -> CoDel:
@@ -158,7 +247,7 @@ def _factory(policy: Policy, ctx: CompileContext) -> QueueDelayCheck | None:
     q = policy[QUEUE_DELAY]
     if q is None:
         return None
-    return QueueDelayCheck(codel_for(q, ctx), ctx.clock.now)
+    return QueueDelayCheck(codel_for(q, ctx), ctx.clock.now, loop_queue_for(q, ctx))
 
 
 register_check(QUEUE_DELAY.name, _factory)
