@@ -8,7 +8,9 @@ CPU-bound (~2 ms of CPU per request, ~450 req/s on one core):
 - ``seawall_shed``: ``examples.overload:service``, default chain + adaptive shedding + queue-delay
   admission (reference);
 - ``seawall_noshed``: the same handler, default chain only;
-- ``fastapi``: FastAPI with the same handler.
+- ``fastapi``: FastAPI with the same handler;
+- ``seawall_priority_cpu``: the reference with traffic classes ordering its adaptive LIFO; 20 % of
+  the requests carry ``x-priority: critical`` (``bench/apps/seawall_overload_priority_cpu.py``).
 
 Bound by a shared resource (8 concurrent users x 20 ms: ~400 req/s, CPU mostly idle):
 
@@ -45,9 +47,10 @@ once and, if still disturbed, marked invalid: a floor computed from it shows ``I
 
 Floors (printed with PASS/FAIL/INVALID, never turned into the exit status), from the overload
 issue: ``seawall_shed`` goodput >= 0.90 C, onset p99 <= 3x and steady p99 <= 2x the unloaded
-p99; ``seawall_io`` goodput >= 0.90 C, onset and steady p99 <= 3x; ``seawall_priority``: priority
-goodput >= 95 % of its offered rate and total goodput >= 0.90 C. The last stdout line is one JSON
-object with all figures. The exit status is non-zero only when the harness fails.
+p99; ``seawall_io`` goodput >= 0.90 C, onset and steady p99 <= 3x; ``seawall_priority`` and
+``seawall_priority_cpu``: priority goodput >= 95 % of its offered rate and total goodput
+>= 0.90 C. The last stdout line is one JSON object with all figures. The exit status is non-zero
+only when the harness fails.
 """
 
 from __future__ import annotations
@@ -124,6 +127,15 @@ SCENARIOS: Final = (
         "cpu",
     ),
     Scenario(_target("fastapi", "bench.apps.fastapi_overload:app", "FastAPI"), "cpu"),
+    Scenario(
+        _target(
+            "seawall_priority_cpu",
+            "bench.apps.seawall_overload_priority_cpu:service",
+            "seawall cpu + priority classes, 20 % critical",
+        ),
+        "cpu",
+        priority_fraction=0.2,
+    ),
     Scenario(
         _target(
             "seawall_io",
@@ -635,6 +647,8 @@ FLOORS: Final = (
     ("seawall_io steady p99/unloaded", "seawall_io", "steady_p99_ratio", 3.0, "<="),
     ("seawall_priority priority 2xx/sent", "seawall_priority", "priority_ok_fraction", 0.95, ">="),
     ("seawall_priority goodput/C", "seawall_priority", "goodput_ratio_c_ref", 0.90, ">="),
+    ("seawall_priority_cpu priority 2xx/sent", "seawall_priority_cpu", "priority_ok_fraction", 0.95, ">="),
+    ("seawall_priority_cpu goodput/C", "seawall_priority_cpu", "goodput_ratio_c_ref", 0.90, ">="),
 )
 
 

@@ -14,7 +14,7 @@ from tests.governance.asgi_support import Client, burner, burst, request, scope
 from tests.governance.gov_support import check, client, endpoint, samples
 
 from seawall import ConfigError, Policy, Service, SheddingPolicy
-from seawall.governance import QueueDelayPolicy
+from seawall.governance import PriorityPolicy, QueueDelayPolicy
 from seawall.governance.checks import QueueAwareCpu, QueueDelayCheck
 from seawall.governance.checks._queue_delay import LIFO_HOLD_INTERVALS, LoopQueue
 from seawall.http._config import SeawallConfig
@@ -193,6 +193,43 @@ async def test_the_newest_waits_for_arrivals_already_read(mock_clock: MockClock)
     second = asyncio.ensure_future(request(svc))
     assert (await first, await second) == (503, 200)
     assert ran == [1]
+
+
+#: Two classes, ``critical`` first; a request names its class in ``x-priority``.
+CLASSES = PriorityPolicy(shares={"critical": 0.9, "normal": 0.1}, default="normal", key="header:x-priority")
+CRITICAL = [("x-priority", "critical")]
+
+
+@pytest.mark.parametrize(
+    ("classes", "expected"),
+    [
+        ([CRITICAL, [], [], []], [200, 503, 503, 503]),
+        ([[], CRITICAL, [], []], [503, 200, 503, 503]),
+        ([CRITICAL, [], CRITICAL, []], [503, 503, 200, 503]),
+        ([[], [], [], []], [503, 503, 503, 200]),
+    ],
+)
+async def test_with_priority_classes_lifo_serves_the_newest_of_the_highest_class(
+    mock_clock: MockClock, classes: list[list[tuple[str, str]]], expected: list[int]
+) -> None:
+    """A request yields only to newer requests of its class or a higher one: while LIFO is on, a
+    critical request runs even with newer normal requests behind it (they are shed), and among
+    requests of one class the newest runs."""
+    svc, _ = cpu_bound(mock_clock, Policy(queue_delay=TIGHT, priority=CLASSES))
+    await burst(svc, 10)  # LIFO on
+    assert await burst(svc, 4, headers=classes) == expected
+
+
+async def test_a_route_without_classes_yields_to_every_newer_request(mock_clock: MockClock) -> None:
+    """Sharing the gate with a classed route, a request of a route without classes is shed for a
+    newer one of any class, and a critical one is not shed for it."""
+    svc, _ = cpu_bound(mock_clock, Policy(queue_delay=TIGHT, priority=CLASSES))
+    plain = burner(mock_clock, 0.002)
+    svc.get("/plain", policy=Policy(queue_delay=TIGHT))(lambda: plain())
+    await burst(svc, 10)  # LIFO on
+    critical = asyncio.ensure_future(request(svc, "/work", CRITICAL))
+    unclassed = asyncio.ensure_future(request(svc, "/plain"))
+    assert (await critical, await unclassed) == (200, 503)
 
 
 async def test_a_burst_within_the_target_does_not_turn_lifo_on(mock_clock: MockClock) -> None:

@@ -1,17 +1,18 @@
-"""``priority``: traffic classes, and the share of an admission decision each is guaranteed.
+"""``priority``: traffic classes, and what each is guaranteed under overload.
 
-This section configures no check of its own: it partitions the route group's
-``adaptive_concurrency`` decision, so that under overload priority traffic keeps a guaranteed
-share of what one limit admits instead of competing with everyone for it (Netflix
-concurrency-limits ``AbstractPartitionedLimiter``; see :class:`~seawall.load.PartitionedLimiter`).
+This section configures no check of its own; it orders the decisions that support classes:
+
+- ``adaptive_concurrency``: each class keeps a guaranteed share of what the route group's limit
+  admits instead of competing with everyone for it (Netflix concurrency-limits
+  ``AbstractPartitionedLimiter``; see :class:`~seawall.load.PartitionedLimiter`);
+- ``queue_delay``: the classes' order (their order in ``shares``) ranks requests in its adaptive
+  LIFO, so on an overloaded event loop a request yields only to newer requests of its class or a
+  higher one (bench/overload.py, ``seawall_priority_cpu``: 20 % critical traffic at 3x capacity,
+  99.8 % of it answered).
+
 Its factory only validates the section, so that a bad ``key`` is reported at
-``$.routes["GET /x"].priority.key``.
-
-Shedding is not partitioned (``SheddingPolicy(priority=True)`` keeps go-zero's higher CPU
-threshold): on a CPU-bound event loop the shedder admits about one request per turn of the loop,
-and a slot share of a limit of 1 gives every class one slot per turn. Simulated at 3x with 20 %
-priority traffic, that kept 86 % of the priority requests (35 % unpartitioned) at twice the
-latency, short of a guarantee; see the overload issue's report.
+``$.routes["GET /x"].priority.key``. ``SheddingPolicy(priority=True)`` is separate: go-zero's
+higher CPU threshold for a whole route.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ PRIORITY: Final[Section[PriorityPolicy | None]] = define_section(
     "priority",
     PriorityPolicy | None,
     None,
-    "traffic classes with guaranteed shares of the adaptive concurrency limit",
+    "traffic classes (shares of adaptive_concurrency, order of queue_delay's LIFO)",
 )
 
 

@@ -20,6 +20,7 @@ from seawall.governance._call import Call
 from seawall.governance._check import CompileContext, Exit, FieldError, register_check
 from seawall.governance._policy import Policy, Section, define_section, validate_struct
 from seawall.governance._registry import ResourceInfo
+from seawall.governance.checks._priority import PRIORITY, Classifier, classifier
 from seawall.governance.checks._types import PositiveSeconds
 from seawall.load import CoDel
 
@@ -88,15 +89,42 @@ LIFO_SETTLE_TURNS: Final = 2
 @final
 class LoopQueue:
     """What every request waiting in a :class:`QueueDelayCheck` of one gate shares: how many
-    are waiting now, and until when adaptive LIFO is on (clock seconds)."""
+    are waiting now (in all, and per traffic class), and until when adaptive LIFO is on (clock
+    seconds)."""
 
-    __slots__ = ("lifo_shed", "lifo_until", "waiting")
+    __slots__ = ("classed", "lifo_shed", "lifo_until", "waiting")
 
     def __init__(self) -> None:
         self.waiting = 0
+        #: Waiting requests per traffic class rank (0 first), of routes with ``priority``.
+        self.classed: list[int] = []
         self.lifo_until = -math.inf
         #: Requests shed because newer ones were waiting, since creation.
         self.lifo_shed = 0
+
+    def ensure_ranks(self, n: int) -> None:
+        """Make room for ``n`` traffic classes."""
+        if len(self.classed) < n:
+            self.classed.extend([0] * (n - len(self.classed)))
+
+    def ahead(self, rank: int) -> int:
+        """How many waiting requests one of ``rank`` (``-1``: unclassed) yields to: every one
+        for an unclassed request, those of its class or a higher one for a classed request."""
+        if rank < 0:
+            return self.waiting
+        return sum(self.classed[: rank + 1])
+
+    async def wait_turn(self, rank: int) -> None:
+        """Let the loop turn once, counted as waiting (in ``rank``'s class if ``rank >= 0``)."""
+        self.waiting += 1
+        if rank >= 0:
+            self.classed[rank] += 1
+        try:
+            await _yield()
+        finally:
+            self.waiting -= 1
+            if rank >= 0:
+                self.classed[rank] -= 1
 
 
 @final
@@ -125,7 +153,10 @@ class QueueDelayCheck:
        turns on when CoDel is overloaded, or when a request waited over ``target`` behind
        other work while newer ones wait behind it (a queue building up: this sees the onset of
        an overload within one batch, before CoDel's interval has passed), and stays on for
-       :data:`LIFO_HOLD_INTERVALS` intervals after the last request it shed.
+       :data:`LIFO_HOLD_INTERVALS` intervals after the last request it shed. With ``priority``
+       on the route, a request yields only to newer ones of its class or a higher one (the
+       classes' order in ``shares``), so under overload the higher classes run first and the
+       lower ones take what is left; requests of routes without classes yield to every newer one.
 
     Measured on ``examples/overload.py`` (2 ms handlers) at 3x capacity (bench/overload.py):
     with the three rules the admitted p99 is ~2x the unloaded one from the first second on; with
@@ -146,14 +177,32 @@ class QueueDelayCheck:
     the loop keeps up.
     """
 
-    __slots__ = ("_bound", "_calm", "_hold", "_now", "_should_reject", "_unmeasured_until", "codel", "queue")
+    __slots__ = (
+        "_bound",
+        "_calm",
+        "_hold",
+        "_now",
+        "_rank",
+        "_should_reject",
+        "_unmeasured_until",
+        "codel",
+        "queue",
+    )
     name = "queue_delay"
     cost = 60
     wants_outcome = False  # no exit
 
-    def __init__(self, codel: CoDel, now: Callable[[], float], queue: LoopQueue | None = None) -> None:
+    def __init__(
+        self,
+        codel: CoDel,
+        now: Callable[[], float],
+        queue: LoopQueue | None = None,
+        rank: Callable[[Call], int] | None = None,
+    ) -> None:
         self.codel = codel
         self.queue = LoopQueue() if queue is None else queue
+        #: The traffic class rank of a call (0 first), or None: the route has no classes.
+        self._rank = rank
         # Bound once: the two clock reads and the decision are the whole per-request cost.
         self._now = now
         self._should_reject = codel.should_reject
@@ -173,11 +222,8 @@ class QueueDelayCheck:
         if until != -math.inf:  # the last measurement was prompt: this one covers the next window
             self._unmeasured_until = admitted + self._calm
         queue = self.queue
-        queue.waiting += 1
-        try:
-            await _yield()
-        finally:
-            queue.waiting -= 1
+        rank = -1 if self._rank is None else self._rank(call)
+        await queue.wait_turn(rank)
         resumed = now()
         delay = resumed - admitted
         codel = self.codel
@@ -189,18 +235,16 @@ class QueueDelayCheck:
                 check=self.name,
             )
         if queue.waiting:  # newer requests wait behind this one
-            if resumed < queue.lifo_until or codel.overloaded:
+            lifo = resumed < queue.lifo_until or codel.overloaded
+            if lifo and queue.ahead(rank):
                 raise self._lifo_shed(resumed)
             if delay > codel.target:  # it waited behind other work, and more wait behind it
                 queue.lifo_until = resumed + self._hold
-        elif resumed < queue.lifo_until:  # the newest so far: let arrivals already read enter
+        if resumed < queue.lifo_until and not queue.ahead(rank):
+            # The newest so far (of its class or a higher one): let arrivals already read enter.
             for _ in range(LIFO_SETTLE_TURNS):
-                queue.waiting += 1
-                try:
-                    await _yield()
-                finally:
-                    queue.waiting -= 1
-                if queue.waiting:
+                await queue.wait_turn(rank)
+                if queue.ahead(rank):
                     raise self._lifo_shed(now())
         if delay < self._calm and not codel.overloaded and resumed >= queue.lifo_until:
             self._unmeasured_until = resumed + self._calm
@@ -247,7 +291,27 @@ def _factory(policy: Policy, ctx: CompileContext) -> QueueDelayCheck | None:
     q = policy[QUEUE_DELAY]
     if q is None:
         return None
-    return QueueDelayCheck(codel_for(q, ctx), ctx.clock.now, loop_queue_for(q, ctx))
+    queue = loop_queue_for(q, ctx)
+    p = policy[PRIORITY]
+    rank: Callable[[Call], int] | None = None
+    if p is not None:
+        queue.ensure_ranks(len(p.shares))
+        rank = _Rank(classifier(p, ctx), {name: i for i, name in enumerate(p.shares)})
+    return QueueDelayCheck(codel_for(q, ctx), ctx.clock.now, queue, rank)
+
+
+@final
+class _Rank:
+    """A call's traffic class rank: its class's position in ``shares``."""
+
+    __slots__ = ("classify", "ranks")
+
+    def __init__(self, classify: Classifier, ranks: dict[str, int]) -> None:
+        self.classify = classify
+        self.ranks = ranks
+
+    def __call__(self, call: Call) -> int:
+        return self.ranks[self.classify(call)]
 
 
 register_check(QUEUE_DELAY.name, _factory)
