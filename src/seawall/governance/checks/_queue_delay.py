@@ -41,20 +41,22 @@ RETRY_AFTER: Final = 1.0
 
 
 class QueueDelayPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Queue-delay admission: reject, before the handler runs, a request that waited more than
-    ``2 * target`` seconds for the event loop while the loop's queue has not emptied for a whole
-    ``interval`` (folly's CoDel, the rule of Facebook's "Fail at Scale").
+    """Queue-delay admission: reject, before the handler runs, a request that waited too long for
+    the event loop, or that newer requests wait behind during an overload (Facebook's "Fail at
+    Scale": folly's CoDel, the interval bound and adaptive LIFO; see :class:`QueueDelayCheck`).
 
-    ``interval`` decides how fast an overload is recognised (one to two intervals after its
-    onset), ``target`` how long a request may wait for the loop. folly's defaults (5 ms, 100 ms)
-    suit thread pools; on one event loop an overload queues requests behind each other's CPU
-    work, so the default interval here is 15 ms. For CPU-bound routes set ``target`` near the
-    handler's CPU time and ``interval`` two to three targets, and combine it with ``shedding``
-    (see :class:`~seawall.governance.SheddingPolicy`). Measured for 2 ms handlers at 3x capacity
-    (``bench/overload.py``): onset p99 10-15 ms with 2/4 ms, 60-200 ms with shedding alone. The
-    shorter interval costs more false alarms under bursty load below capacity: at half capacity
-    with Poisson arrivals (the bench's "below capacity" phase), 2/4 ms refused 1.2-1.5 % of the
-    requests, 1/2 ms 2 % (shedding alone: none); docs/overload.md has the table.
+    ``interval`` decides how fast a standing queue is recognised (one to two intervals after its
+    onset) and bounds any wait outside an overload, ``target`` how long a request may wait for
+    the loop (``2 * target`` while CoDel is overloaded; a wait over ``target`` with newer
+    requests behind it turns adaptive LIFO on). folly's defaults (5 ms, 100 ms) suit thread
+    pools; on one event loop an overload queues requests behind each other's CPU work, so the
+    default interval here is 15 ms. For CPU-bound routes set ``target`` near the handler's CPU
+    time and ``interval`` two to three targets. Measured for 2 ms handlers at 3x capacity with
+    2/4 ms (``bench/overload.py``): admitted p99 1.2-2x the unloaded p99 from the first second on
+    (CoDel alone, FIFO: 5-6x in the first second; shedding alone: 25x and more). Bursts below
+    capacity that queue over ``target`` are refused too: at half capacity with Poisson arrivals
+    (the bench's "below capacity" phase) 1.6-2.2 % of the requests (shedding alone: none);
+    docs/overload.md has the table.
     """
 
     target: PositiveSeconds = 0.005
