@@ -162,7 +162,7 @@ async def test_while_lifo_is_on_a_burst_runs_only_its_newest(mock_clock: MockClo
 
 async def test_an_overloaded_gate_turns_lifo_on(mock_clock: MockClock) -> None:
     """With CoDel overloaded, LIFO is on even if no queue was seen building."""
-    svc, ran = cpu_bound(mock_clock, Policy(queue_delay=TIGHT), work=0.0)
+    svc, _ran = cpu_bound(mock_clock, Policy(queue_delay=TIGHT), work=0.0)
     overload(codel(svc), mock_clock)
     assert await burst(svc, 3) == [503, 503, 200]
     assert loop_queue(svc).lifo_shed == 2
