@@ -16,7 +16,7 @@ from tests.governance.gov_support import check, client, endpoint, samples
 from seawall import ConfigError, Policy, Service, SheddingPolicy
 from seawall.governance import PriorityPolicy, QueueDelayPolicy
 from seawall.governance.checks import QueueAwareCpu, QueueDelayCheck
-from seawall.governance.checks._queue_delay import LIFO_HOLD_INTERVALS, LoopQueue
+from seawall.governance.checks._queue_delay import LIFO_HOLD_INTERVALS, LIFO_SPELL_TARGETS, LoopQueue
 from seawall.http._config import SeawallConfig
 from seawall.load import CoDel, FixedCpuProbe
 from seawall.testing import MockClock
@@ -230,6 +230,29 @@ async def test_a_route_without_classes_yields_to_every_newer_request(mock_clock:
     critical = asyncio.ensure_future(request(svc, "/work", CRITICAL))
     unclassed = asyncio.ensure_future(request(svc, "/plain"))
     assert (await critical, await unclassed) == (200, 503)
+
+
+async def test_lifo_admits_after_a_spell_of_shedding(mock_clock: MockClock) -> None:
+    """Clients that retry at once keep a newer request behind every resumed one: once LIFO has
+    shed for ``LIFO_SPELL_TARGETS`` targets without admitting anything, the next request to
+    resume runs even though a newer one waits (progress instead of a livelock of 503s)."""
+    svc, ran = cpu_bound(mock_clock, Policy(queue_delay=TIGHT), work=0.0015)
+    await burst(svc, 10)  # LIFO on
+    ran.clear()
+    queue = loop_queue(svc)
+    shed = queue.lifo_shed
+    a = asyncio.ensure_future(request(svc))
+    b = asyncio.ensure_future(request(svc))
+    await asyncio.sleep(0)  # both entered and wait
+    await asyncio.sleep(0)  # a resumed with b behind it and was shed (the spell begins); b settles
+    assert queue.lifo_shed == shed + 1
+    mock_clock.jump(1.2 * LIFO_SPELL_TARGETS * TIGHT.target)
+    assert mock_clock.now() < queue.lifo_until  # LIFO is still on
+    c = asyncio.ensure_future(request(svc))  # newer than b, entering during its settle turns
+    assert (await a, await b) == (503, 200)  # b ran although c waited behind it
+    assert await c == 200  # then c, the newest
+    assert queue.lifo_shed == shed + 1
+    assert ran == [1, 1]
 
 
 async def test_a_burst_within_the_target_does_not_turn_lifo_on(mock_clock: MockClock) -> None:

@@ -86,6 +86,12 @@ LIFO_HOLD_INTERVALS: Final = 4
 #: between turns) enter and are seen; a newer one entering sheds it. bench/overload.py at 3x: the
 #: admitted p99 was 1.6-2.0x the unloaded p99 with none, 1.25-1.4x with two.
 LIFO_SETTLE_TURNS: Final = 2
+#: Adaptive LIFO sheds for at most this many targets without admitting anything: clients that send
+#: a new request as soon as they get a 503 keep a newer request waiting behind every resumed one,
+#: and LIFO would otherwise shed them all (examples/overload.py on uvicorn under wrk -c8: 5
+#: requests/s admitted of ~480 without this; 326/s with half a target, 390/s with a quarter).
+#: After a spell this long the next request to resume runs, whatever waits behind it.
+LIFO_SPELL_TARGETS: Final = 0.25
 
 
 @final
@@ -94,7 +100,7 @@ class LoopQueue:
     are waiting now (in all, and per traffic class), and until when adaptive LIFO is on (clock
     seconds)."""
 
-    __slots__ = ("classed", "lifo_shed", "lifo_until", "waiting")
+    __slots__ = ("classed", "lifo_shed", "lifo_until", "spell", "waiting")
 
     def __init__(self) -> None:
         self.waiting = 0
@@ -103,6 +109,8 @@ class LoopQueue:
         self.lifo_until = -math.inf
         #: Requests shed because newer ones were waiting, since creation.
         self.lifo_shed = 0
+        #: When LIFO began shedding without anything admitted since (inf: it has not).
+        self.spell = math.inf
 
     def ensure_ranks(self, n: int) -> None:
         """Make room for ``n`` traffic classes."""
@@ -186,6 +194,7 @@ class QueueDelayCheck:
         "_now",
         "_rank",
         "_should_reject",
+        "_spell",
         "_unmeasured_until",
         "codel",
         "queue",
@@ -210,6 +219,7 @@ class QueueDelayCheck:
         self._should_reject = codel.should_reject
         self._bound = codel.interval
         self._hold = LIFO_HOLD_INTERVALS * codel.interval
+        self._spell = LIFO_SPELL_TARGETS * codel.target
         # A delay under this is a loop that keeps up: then one request per as many seconds
         # measures (see the class docstring).
         self._calm = codel.target / 2
@@ -238,7 +248,7 @@ class QueueDelayCheck:
             )
         if queue.waiting:  # newer requests wait behind this one
             lifo = resumed < queue.lifo_until or codel.overloaded
-            if lifo and queue.ahead(rank):
+            if lifo and queue.ahead(rank) and self._may_shed(resumed):
                 raise self._lifo_shed(resumed)
             if delay > codel.target:  # it waited behind other work, and more wait behind it
                 queue.lifo_until = resumed + self._hold
@@ -246,13 +256,23 @@ class QueueDelayCheck:
             # The newest so far (of its class or a higher one): let arrivals already read enter.
             for _ in range(LIFO_SETTLE_TURNS):
                 await queue.wait_turn(rank)
-                if queue.ahead(rank):
-                    raise self._lifo_shed(now())
+                if queue.ahead(rank) and self._may_shed(t := now()):
+                    raise self._lifo_shed(t)
+        queue.spell = math.inf  # admitted: a spell of shedding ends
         if delay < self._calm and not codel.overloaded and resumed >= queue.lifo_until:
             self._unmeasured_until = resumed + self._calm
         else:
             self._unmeasured_until = -math.inf
         return None
+
+    def _may_shed(self, now: float) -> bool:
+        """Whether LIFO may shed now: not after a spell of :data:`LIFO_SPELL_TARGETS` targets
+        without an admission (the spell starts with its first shed)."""
+        queue = self.queue
+        if queue.spell == math.inf:
+            queue.spell = now
+            return True
+        return now - queue.spell < self._spell
 
     def _lifo_shed(self, now: float) -> Overloaded:
         """Shed a request that newer ones wait behind (LIFO stays on for another hold)."""
