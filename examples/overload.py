@@ -27,7 +27,7 @@ service = Service("overload")
 #: older ones are answered 503 at once) and adaptive load shedding, armed by it. Target: the
 #: handler's own CPU time (2 ms); interval: two targets. bench/overload.py at 3x capacity: admitted
 #: p99 1.2-2x the unloaded p99 from the first second on, goodput ~1.1x capacity. The price: bursts
-#: of a Poisson load at half capacity that queue over the target are refused too, 1.6-2.2 % of
+#: of a Poisson load at half capacity that queue over the target are refused too, 1.6-2.5 % of
 #: the requests there (the bench's "below capacity" phase; docs/overload.md).
 OVERLOAD_POLICY = Policy(
     shedding=SheddingPolicy(),

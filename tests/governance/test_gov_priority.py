@@ -1,4 +1,5 @@
-"""``priority``: traffic classes with guaranteed shares of a route group's adaptive limit.
+"""``priority``: traffic classes with guaranteed shares of a route group's adaptive limit and of
+what the shedder lets in (queue_delay's ranking is tested with queue_delay).
 
 The partition rules themselves are :class:`~seawall.load.PartitionedLimiter`'s (tests/load pins
 Netflix's semantics); here: how a call gets its class, that the shares reach the limiter, and
@@ -8,15 +9,16 @@ that priority traffic keeps its share when the limit is full.
 from __future__ import annotations
 
 import asyncio
+import math
 
 import pytest
 from tests.governance.gov_support import Gate, check, client, endpoint
 
-from seawall import ConfigError, Policy, Service
+from seawall import ConfigError, Policy, Service, SheddingPolicy
 from seawall.governance import AdaptiveConcurrencyPolicy, PriorityPolicy
 from seawall.governance.checks import PartitionedConcurrencyCheck
 from seawall.http._config import SeawallConfig
-from seawall.load import PartitionedLimiter
+from seawall.load import FixedCpuProbe, PartitionedLimiter
 from seawall.testing import MockClock
 
 #: A limit of 4 that never moves.
@@ -197,3 +199,58 @@ def test_compiles_from_yaml() -> None:
         ("bronze", 0.1),
         ("unknown", 0.0),
     ]
+
+
+# -- shedding -------------------------------------------------------------------------------------
+
+
+def shedding_service(clock: MockClock) -> tuple[Service, Gate]:
+    """``/work`` with adaptive shedding and the two classes; the CPU reads full, so the shedder
+    drops whenever more than ``max_flight`` requests are in flight."""
+    svc = Service("prio-shed", clock=clock, cpu_probe=FixedCpuProbe(1000))
+    gate = Gate()
+
+    @svc.get("/work", policy=Policy(shedding=SheddingPolicy(), priority=CLASSES))
+    async def work() -> dict[str, bool]:
+        await gate.hold()
+        return {"ok": True}
+
+    return svc, gate
+
+
+async def test_shedding_keeps_each_class_its_share_of_what_the_service_carries(mock_clock: MockClock) -> None:
+    """Normal traffic fills what the shedder allows; the next normal request is shed, but critical
+    requests are admitted up to their guaranteed share, ``ceil(max_flight x 0.75)``, and the one
+    after is shed."""
+    svc, gate = shedding_service(mock_clock)
+    shedding = check(endpoint(svc, "/work"), "shedding")
+    assert isinstance(shedding.partitions, tuple)
+    _, partitions, _ = shedding.partitions
+    limit = int(shedding.shedder.statistics().max_flight)
+    guaranteed = math.ceil(limit * 0.75)
+    async with client(svc) as c:
+        normal = [asyncio.create_task(c.get("/work")) for _ in range(limit)]
+        await gate.wait_for(limit)
+        assert (await c.get("/work")).status_code == 503
+        critical = [asyncio.create_task(c.get("/work", headers=CRITICAL)) for _ in range(guaranteed)]
+        await gate.wait_for(limit + guaranteed)
+        assert partitions.in_flight == [guaranteed, limit]
+        assert (await c.get("/work", headers=CRITICAL)).status_code == 503  # past its share
+        gate.release.set()
+        statuses = [(await t).status_code for t in (*normal, *critical)]
+    assert statuses == [200] * (limit + guaranteed)
+    assert partitions.in_flight == [0, 0]
+    assert shedding.shedder.statistics().dropped == 2 + guaranteed  # every forced one was first dropped
+
+
+async def test_a_class_under_its_share_is_not_shed_while_the_shedder_admits(mock_clock: MockClock) -> None:
+    """Below ``max_flight`` every class is admitted, past its share too (it borrows)."""
+    svc, gate = shedding_service(mock_clock)
+    shedding = check(endpoint(svc, "/work"), "shedding")
+    limit = int(shedding.shedder.statistics().max_flight)
+    async with client(svc) as c:
+        critical = [asyncio.create_task(c.get("/work", headers=CRITICAL)) for _ in range(limit)]
+        await gate.wait_for(limit)
+        gate.release.set()
+        assert [(await t).status_code for t in critical] == [200] * limit
+    assert shedding.shedder.statistics().dropped == 0

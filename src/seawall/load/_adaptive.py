@@ -201,6 +201,19 @@ class AdaptiveShedder:
         self._passed += 1
         return ShedTicket(self, now)
 
+    def admit(self) -> ShedTicket:
+        """A ticket for a request the caller admits whatever the load (a traffic class still under
+        its guaranteed share of :meth:`max_flight`): counted in flight and as passed like one
+        :meth:`allow` admitted."""
+        self._in_flight += 1
+        self._passed += 1
+        return ShedTicket(self, self._now())
+
+    def max_flight(self) -> float:
+        """How many requests the service has shown it carries at once now:
+        ``max(1, max_pass * buckets_per_second * min_rt)`` over the window."""
+        return self._max_flight(self._now())
+
     # Called by ShedTicket (the _Owner protocol), not by users.
     def _rejected(self) -> None:
         self._in_flight -= 1

@@ -42,7 +42,13 @@ from seawall.governance.checks._priority import PRIORITY, PriorityPolicy
 from seawall.governance.checks._queue_delay import QUEUE_DELAY, QueueDelayCheck, QueueDelayPolicy
 from seawall.governance.checks._rate_limit import RATE_LIMIT, RateLimitPolicy
 from seawall.governance.checks._redis import RedisLimiterCheck
-from seawall.governance.checks._shedding import SHEDDING, QueueAwareCpu, SheddingCheck, SheddingPolicy
+from seawall.governance.checks._shedding import (
+    SHEDDING,
+    QueueAwareCpu,
+    SheddingCheck,
+    SheddingPolicy,
+    ShedPartitions,
+)
 from seawall.governance.checks._warmup import WARMUP, WarmUpPolicy
 from seawall.governance.checks._window import WINDOW, WindowPolicy
 
@@ -87,6 +93,7 @@ __all__ = [
     "QueueDelayPolicy",
     "RateLimitPolicy",
     "RedisLimiterCheck",
+    "ShedPartitions",
     "SheddingCheck",
     "SheddingPolicy",
     "WarmUpPolicy",

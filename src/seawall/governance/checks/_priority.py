@@ -5,6 +5,8 @@ This section configures no check of its own; it orders the decisions that suppor
 - ``adaptive_concurrency``: each class keeps a guaranteed share of what the route group's limit
   admits instead of competing with everyone for it (Netflix concurrency-limits
   ``AbstractPartitionedLimiter``; see :class:`~seawall.load.PartitionedLimiter`);
+- ``shedding``: each class is guaranteed ``max(1, ceil(max_flight * share))`` of the requests the
+  shedder lets in flight (:class:`~seawall.governance.checks.ShedPartitions`);
 - ``queue_delay``: the classes' order (their order in ``shares``) ranks requests in its adaptive
   LIFO, so on an overloaded event loop a request yields only to newer requests of its class or a
   higher one (bench/overload.py, ``seawall_priority_cpu``: 20 % critical traffic at 3x capacity,
@@ -27,7 +29,7 @@ from seawall.governance._check import CompileContext, register_check
 from seawall.governance._policy import Policy, Section, define_section
 from seawall.governance.checks._types import Key
 
-__all__ = ["PRIORITY", "Classifier", "PriorityPolicy", "classifier"]
+__all__ = ["PRIORITY", "Classifier", "PriorityPolicy", "Ranker", "classifier", "ranker"]
 
 #: A traffic class's name: what a ``key`` value must equal to select it.
 ClassName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -86,7 +88,7 @@ PRIORITY: Final[Section[PriorityPolicy | None]] = define_section(
     "priority",
     PriorityPolicy | None,
     None,
-    "traffic classes (shares of adaptive_concurrency, order of queue_delay's LIFO)",
+    "traffic classes (shares of adaptive_concurrency and shedding, order of queue_delay's LIFO)",
 )
 
 
@@ -125,6 +127,26 @@ class _Keyed:
     def __call__(self, call: Call) -> str:
         value = self.key(call)
         return value if value in self.classes else self.default
+
+
+@final
+class Ranker:
+    """A call's traffic class rank under a :class:`PriorityPolicy`: its class's position in
+    ``shares`` (0 is the first, most important class)."""
+
+    __slots__ = ("classify", "ranks")
+
+    def __init__(self, classify: Classifier, ranks: dict[str, int]) -> None:
+        self.classify = classify
+        self.ranks = ranks
+
+    def __call__(self, call: Call) -> int:
+        return self.ranks[self.classify(call)]
+
+
+def ranker(p: PriorityPolicy, ctx: CompileContext) -> Ranker:
+    """The :class:`Ranker` of ``p`` (its ``key`` resolved through ``ctx``)."""
+    return Ranker(classifier(p, ctx), {name: i for i, name in enumerate(p.shares)})
 
 
 def shares_key(p: PriorityPolicy) -> tuple[tuple[str, float], ...]:

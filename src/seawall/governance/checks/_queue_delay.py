@@ -20,7 +20,7 @@ from seawall.governance._call import Call
 from seawall.governance._check import CompileContext, Exit, FieldError, register_check
 from seawall.governance._policy import Policy, Section, define_section, validate_struct
 from seawall.governance._registry import ResourceInfo
-from seawall.governance.checks._priority import PRIORITY, Classifier, classifier
+from seawall.governance.checks._priority import PRIORITY, ranker
 from seawall.governance.checks._types import PositiveSeconds
 from seawall.load import CoDel
 
@@ -55,7 +55,7 @@ class QueueDelayPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     2/4 ms (``bench/overload.py``): admitted p99 1.2-2x the unloaded p99 from the first second on
     (CoDel alone, FIFO: 5-6x in the first second; shedding alone: 25x and more). Bursts below
     capacity that queue over ``target`` are refused too: at half capacity with Poisson arrivals
-    (the bench's "below capacity" phase) 1.6-2.2 % of the requests (shedding alone: none);
+    (the bench's "below capacity" phase) 1.6-2.5 % of the requests (shedding alone: none);
     docs/overload.md has the table.
     """
 
@@ -318,22 +318,8 @@ def _factory(policy: Policy, ctx: CompileContext) -> QueueDelayCheck | None:
     rank: Callable[[Call], int] | None = None
     if p is not None:
         queue.ensure_ranks(len(p.shares))
-        rank = _Rank(classifier(p, ctx), {name: i for i, name in enumerate(p.shares)})
+        rank = ranker(p, ctx)
     return QueueDelayCheck(codel_for(q, ctx), ctx.clock.now, queue, rank)
-
-
-@final
-class _Rank:
-    """A call's traffic class rank: its class's position in ``shares``."""
-
-    __slots__ = ("classify", "ranks")
-
-    def __init__(self, classify: Classifier, ranks: dict[str, int]) -> None:
-        self.classify = classify
-        self.ranks = ranks
-
-    def __call__(self, call: Call) -> int:
-        return self.ranks[self.classify(call)]
 
 
 register_check(QUEUE_DELAY.name, _factory)

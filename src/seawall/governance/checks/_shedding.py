@@ -5,12 +5,17 @@ latency feed one picture of the process (go-zero's rest engine shares one the sa
 route that also has ``queue_delay``, the event loop's queue arms the shedder as well as the CPU
 (:class:`QueueAwareCpu`), so it holds in-flight work to what the process can carry within
 milliseconds of an overload's onset instead of after the CPU signal has caught up.
+
+With a ``priority`` section on the route, the shedder's decision is partitioned between the
+traffic classes (:class:`ShedPartitions`): a request the shedder would drop is admitted while its
+class has fewer requests in flight than its guaranteed share of what the service carries.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable
 from typing import Annotated, Final, final
 
 import msgspec
@@ -20,6 +25,7 @@ from seawall.governance._call import Call, Outcome
 from seawall.governance._check import CompileContext, Exit, register_check
 from seawall.governance._policy import Policy, Section, define_section, validate_struct
 from seawall.governance._registry import ResourceInfo
+from seawall.governance.checks._priority import PRIORITY, Ranker, ranker, shares_key
 from seawall.governance.checks._queue_delay import QUEUE_DELAY, codel_for
 from seawall.load import (
     AdaptiveShedder,
@@ -30,7 +36,7 @@ from seawall.load import (
     ShedTicket,
 )
 
-__all__ = ["SHEDDING", "QueueAwareCpu", "SheddingCheck", "SheddingPolicy"]
+__all__ = ["SHEDDING", "QueueAwareCpu", "ShedPartitions", "SheddingCheck", "SheddingPolicy"]
 
 #: Full CPU usage in permille (``seawall.load``'s scale).
 CPU_FULL: Final = 1000
@@ -62,6 +68,29 @@ SHEDDING: Final[Section[SheddingPolicy | None]] = define_section(
 
 
 @final
+class ShedPartitions:
+    """Traffic classes sharing one shedder's decision (Netflix partitioned-limiter semantics over
+    the shedder's ``max_flight``): each class is guaranteed ``max(1, ceil(max_flight * share))``
+    requests in flight; while the shedder admits, any class may use more (it borrows); once the
+    shedder drops, a request is still admitted if its class is under its guarantee.
+
+    One per shedder and set of shares, shared by the routes that use both.
+    """
+
+    __slots__ = ("in_flight", "shares")
+
+    def __init__(self, shares: Iterable[float]) -> None:
+        #: Guaranteed share of each class, by rank (the order of ``PriorityPolicy.shares``).
+        self.shares = list(shares)
+        #: Requests of each class in flight (admitted by the shedding check, not yet answered).
+        self.in_flight = [0] * len(self.shares)
+
+    def guaranteed(self, rank: int, max_flight: float) -> bool:
+        """Whether a request of class ``rank`` is still within its class's guarantee."""
+        return self.in_flight[rank] < max(1, math.ceil(max_flight * self.shares[rank]))
+
+
+@final
 class SheddingCheck:
     """503 when the :class:`Shedder` drops the call.
 
@@ -79,11 +108,20 @@ class SheddingCheck:
     stays under 2 all the same (bench/overload.py).
     """
 
-    __slots__ = ("cost", "priority", "shedder", "yields")
+    __slots__ = ("cost", "partitions", "priority", "shedder", "yields")
     name = "shedding"
 
-    def __init__(self, shedder: Shedder, priority: bool, yields: bool = True) -> None:
+    def __init__(
+        self,
+        shedder: Shedder,
+        priority: bool,
+        yields: bool = True,
+        partitions: tuple[AdaptiveShedder, ShedPartitions, Ranker] | None = None,
+    ) -> None:
         self.shedder = shedder
+        #: With traffic classes: the shedder (for its forced admission), the classes' state and
+        #: the rank of a call; None without.
+        self.partitions = partitions
         self.priority = priority
         self.yields = yields
         # Alone it decides early (cost 30) and yields itself. After a queue_delay check (cost 60)
@@ -95,18 +133,30 @@ class SheddingCheck:
 
     async def enter_async(self, call: Call) -> Exit | None:
         ticket = self.shedder.allow(self.priority)
-        if ticket is None:
-            raise Overloaded("shed: the service is overloaded", retry_after=1.0, check=self.name)
+        partitioned = self.partitions
+        if partitioned is None:
+            if ticket is None:
+                raise Overloaded("shed: the service is overloaded", retry_after=1.0, check=self.name)
+            report: _Report | _ClassReport = _Report(ticket)
+        else:
+            adaptive, partitions, ranker_ = partitioned
+            rank = ranker_(call)
+            if ticket is None:
+                if not partitions.guaranteed(rank, adaptive.max_flight()):
+                    raise Overloaded("shed: the service is overloaded", retry_after=1.0, check=self.name)
+                ticket = adaptive.admit()  # the class is under its guaranteed share
+            partitions.in_flight[rank] += 1
+            report = _ClassReport(ticket, partitions, rank)
         # The yield only matters while shedding may happen; a queue_delay check after this one
         # yields anyway (one turn of the loop serves both).
         if self.yields and self.shedder.hot(self.priority):
             try:
                 await asyncio.sleep(0)
             except BaseException:
-                ticket.reject()
+                report.abandon()
                 raise
             ticket.begin()
-        return _Report(ticket)
+        return report
 
 
 @final
@@ -123,6 +173,30 @@ class _Report:
             self.ticket.reject()
         else:
             self.ticket.accept()
+
+    def abandon(self) -> None:
+        """The call ended before it ran (cancelled during the check's yield)."""
+        self.ticket.reject()
+
+
+@final
+class _ClassReport:
+    """A :class:`_Report` that also counts its traffic class out of flight."""
+
+    __slots__ = ("partitions", "rank", "report")
+
+    def __init__(self, ticket: ShedTicket, partitions: ShedPartitions, rank: int) -> None:
+        self.report = _Report(ticket)
+        self.partitions = partitions
+        self.rank = rank
+
+    def __call__(self, outcome: Outcome) -> None:
+        self.partitions.in_flight[self.rank] -= 1
+        self.report(outcome)
+
+    def abandon(self) -> None:
+        self.partitions.in_flight[self.rank] -= 1
+        self.report.abandon()
 
 
 def _probe(ctx: CompileContext) -> CpuProbe:
@@ -210,7 +284,15 @@ def _factory(policy: Policy, ctx: CompileContext) -> SheddingCheck | None:
         ),
         info=ResourceInfo("shedder", "", "", check),
     )
-    return SheddingCheck(shedder, s.priority, yields=q is None)
+    p = policy[PRIORITY]
+    if p is None:
+        return SheddingCheck(shedder, s.priority, yields=q is None)
+    partitions = ctx.registry.obtain(
+        (*key, "partitions", shares_key(p)), lambda: ShedPartitions(p.shares.values())
+    )
+    return SheddingCheck(
+        shedder, s.priority, yields=q is None, partitions=(shedder, partitions, ranker(p, ctx))
+    )
 
 
 register_check(SHEDDING.name, _factory)
