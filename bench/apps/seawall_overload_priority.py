@@ -15,11 +15,10 @@ from seawall.governance import PriorityPolicy
 
 service = Service("overload-priority")
 
-POLICY = OVERLOAD_IO_POLICY.replace(
-    priority=PriorityPolicy(
-        shares={"critical": 0.9, "normal": 0.1}, default="normal", key="header:x-priority"
-    )
-)
+#: The traffic classes of both priority scenarios (this one and ``seawall_overload_priority_cpu``).
+CLASSES = PriorityPolicy(shares={"critical": 0.9, "normal": 0.1}, default="normal", key="header:x-priority")
+
+POLICY = OVERLOAD_IO_POLICY.replace(priority=CLASSES)
 
 
 @service.get("/work", policy=POLICY)

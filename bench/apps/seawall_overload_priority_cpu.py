@@ -10,19 +10,13 @@ from __future__ import annotations
 
 from examples.overload import OVERLOAD_POLICY, burn
 
+from bench.apps.seawall_overload_priority import CLASSES
 from seawall import Service
-from seawall.governance import PriorityPolicy
 
 service = Service("overload-priority-cpu")
 
-POLICY = OVERLOAD_POLICY.replace(
-    priority=PriorityPolicy(
-        shares={"critical": 0.9, "normal": 0.1}, default="normal", key="header:x-priority"
-    )
-)
 
-
-@service.get("/work", policy=POLICY)
+@service.get("/work", policy=OVERLOAD_POLICY.replace(priority=CLASSES))
 async def work() -> dict[str, bool]:
     burn()
     return {"ok": True}
