@@ -27,6 +27,7 @@ from seawall.load import CoDel
 __all__ = [
     "LIFO_HOLD_INTERVALS",
     "LIFO_SETTLE_TURNS",
+    "LIFO_SPELL_TARGETS",
     "QUEUE_DELAY",
     "LoopQueue",
     "QueueDelayCheck",
@@ -169,8 +170,8 @@ class QueueDelayCheck:
        lower ones take what is left; requests of routes without classes yield to every newer one.
 
     Measured on ``examples/overload.py`` (2 ms handlers) at 3x capacity (bench/overload.py):
-    with the three rules the admitted p99 is ~2x the unloaded one from the first second on; with
-    CoDel alone (FIFO) it was 5-6x in the first second and ~2.5x after.
+    with the three rules the admitted p99 is 1.15-1.9x the unloaded one from the first second on;
+    with CoDel alone (FIFO) it was 5-6x in the first second and ~2.5x after.
 
     It runs after every other check but ``shedding`` (cost 60): the delay it measures is then the
     last wait before the handler, and a request another check refuses never waits for the loop.
