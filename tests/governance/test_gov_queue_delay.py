@@ -220,6 +220,24 @@ async def test_with_priority_classes_lifo_serves_the_newest_of_the_highest_class
     assert await burst(svc, 4, headers=classes) == expected
 
 
+@pytest.mark.parametrize(("normal_share", "low", "high"), [(0.1, 0.07, 0.15), (0.0, 0.0, 0.0)])
+async def test_a_class_kept_under_its_share_comes_first(
+    mock_clock: MockClock, normal_share: float, low: float, high: float
+) -> None:
+    """A flood of critical traffic: in every burst the newest request is critical, so by rank
+    alone normal requests never run. With a guaranteed share, a class that got less than its share
+    of recent admissions while LIFO shed its requests comes first (Netflix partitioned-limiter
+    semantics): normal traffic gets about its share; with a share of 0 it gets nothing."""
+    shares = {"critical": 1 - normal_share, "normal": normal_share}
+    classes = PriorityPolicy(shares=shares, default="normal", key="header:x-priority")
+    svc, _ = cpu_bound(mock_clock, Policy(queue_delay=TIGHT, priority=classes))
+    await burst(svc, 10)  # LIFO on
+    bursts = [await burst(svc, 3, headers=[[], CRITICAL, CRITICAL]) for _ in range(300)]
+    assert all(sorted(b) == [200, 503, 503] for b in bursts)  # one handler per burst
+    normal = sum(b[0] == 200 for b in bursts) / len(bursts)
+    assert low <= normal <= high
+
+
 async def test_a_route_without_classes_yields_to_every_newer_request(mock_clock: MockClock) -> None:
     """Sharing the gate with a classed route, a request of a route without classes is shed for a
     newer one of any class, and a critical one is not shed for it."""

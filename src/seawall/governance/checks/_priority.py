@@ -9,8 +9,9 @@ This section configures no check of its own; it orders the decisions that suppor
   shedder lets in flight (:class:`~seawall.governance.checks.ShedPartitions`);
 - ``queue_delay``: the classes' order (their order in ``shares``) ranks requests in its adaptive
   LIFO, so on an overloaded event loop a request yields only to newer requests of its class or a
-  higher one (bench/overload.py, ``seawall_priority_cpu``: 20 % critical traffic at 3x capacity,
-  99.8 % of it answered).
+  higher one, and a class kept under its share of recent admissions comes first
+  (bench/overload.py, ``seawall_priority_cpu``: 20 % critical traffic at 3x capacity, 99.8-99.9 %
+  of it answered).
 
 Its factory only validates the section, so that a bad ``key`` is reported at
 ``$.routes["GET /x"].priority.key``. ``SheddingPolicy(priority=True)`` is separate: go-zero's

@@ -93,6 +93,9 @@ LIFO_SETTLE_TURNS: Final = 2
 #: requests/s admitted of ~480 without this; 326/s with half a target, 390/s with a quarter).
 #: After a spell this long the next request to resume runs, whatever waits behind it.
 LIFO_SPELL_TARGETS: Final = 0.25
+#: Weight of the newest admission in each traffic class's share of recent admissions (an
+#: exponential average over about 1 / weight admissions).
+SHARE_WEIGHT: Final = 1 / 32
 
 
 @final
@@ -101,29 +104,67 @@ class LoopQueue:
     are waiting now (in all, and per traffic class), and until when adaptive LIFO is on (clock
     seconds)."""
 
-    __slots__ = ("classed", "lifo_shed", "lifo_until", "spell", "waiting")
+    __slots__ = (
+        "classed",
+        "denied",
+        "lifo_shed",
+        "lifo_until",
+        "served",
+        "shares",
+        "spell",
+        "starved_for",
+        "waiting",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, starved_for: float = math.inf) -> None:
+        #: How long after LIFO shed one of a class's requests the class counts as denied.
+        self.starved_for = starved_for
         self.waiting = 0
         #: Waiting requests per traffic class rank (0 first), of routes with ``priority``.
         self.classed: list[int] = []
+        #: Per class: its guaranteed share of admissions, its share of recent admissions, and when
+        #: LIFO last shed one of its requests.
+        self.shares: list[float] = []
+        self.served: list[float] = []
+        self.denied: list[float] = []
         self.lifo_until = -math.inf
         #: Requests shed because newer ones were waiting, since creation.
         self.lifo_shed = 0
         #: When LIFO began shedding without anything admitted since (inf: it has not).
         self.spell = math.inf
 
-    def ensure_ranks(self, n: int) -> None:
-        """Make room for ``n`` traffic classes."""
-        if len(self.classed) < n:
-            self.classed.extend([0] * (n - len(self.classed)))
+    def ensure_classes(self, shares: list[float]) -> None:
+        """Make room for traffic classes with these guaranteed shares (by rank); routes sharing a
+        gate should give the same classes (the first route's shares are kept)."""
+        more = len(shares) - len(self.classed)
+        if more > 0:
+            self.shares.extend(shares[len(self.classed) :])
+            self.classed.extend([0] * more)
+            self.served.extend(shares[len(self.served) :])  # as if each had had its share so far
+            self.denied.extend([-math.inf] * more)
 
-    def ahead(self, rank: int) -> int:
-        """How many waiting requests one of ``rank`` (``-1``: unclassed) yields to: every one
-        for an unclassed request, those of its class or a higher one for a classed request."""
+    def starved(self, rank: int, now: float) -> bool:
+        """Whether class ``rank`` is kept under its guaranteed share: it had less than its share of
+        recent admissions and LIFO shed one of its requests within the last hold."""
+        return self.served[rank] < self.shares[rank] and now - self.denied[rank] < self.starved_for
+
+    def ahead(self, rank: int, now: float) -> int:
+        """How many waiting requests one of ``rank`` (``-1``: unclassed) yields to: every one for
+        an unclassed request; for a classed one, those of classes that come first: starved
+        classes before the others, then by rank (Netflix partitioned-limiter semantics: a class
+        under its guaranteed share is admitted first, the others by priority)."""
         if rank < 0:
             return self.waiting
-        return sum(self.classed[: rank + 1])
+        classed = self.classed
+        mine = (not self.starved(rank, now), rank)
+        return sum(n for k, n in enumerate(classed) if n and (not self.starved(k, now), k) <= mine)
+
+    def served_one(self, rank: int) -> None:
+        """Count an admission of class ``rank`` in the classes' recent shares."""
+        served = self.served
+        for k in range(len(served)):
+            served[k] *= 1 - SHARE_WEIGHT
+        served[rank] += SHARE_WEIGHT
 
     async def wait_turn(self, rank: int) -> None:
         """Let the loop turn once, counted as waiting (in ``rank``'s class if ``rank >= 0``)."""
@@ -167,7 +208,9 @@ class QueueDelayCheck:
        :data:`LIFO_HOLD_INTERVALS` intervals after the last request it shed. With ``priority``
        on the route, a request yields only to newer ones of its class or a higher one (the
        classes' order in ``shares``), so under overload the higher classes run first and the
-       lower ones take what is left; requests of routes without classes yield to every newer one.
+       lower ones take what is left, except that a class kept under its share of recent
+       admissions (:meth:`LoopQueue.starved`) comes first; requests of routes without classes
+       yield to every newer one.
 
     Measured on ``examples/overload.py`` (2 ms handlers) at 3x capacity (bench/overload.py):
     with the three rules the admitted p99 is 1.15-1.9x the unloaded one from the first second on;
@@ -249,17 +292,19 @@ class QueueDelayCheck:
             )
         if queue.waiting:  # newer requests wait behind this one
             lifo = resumed < queue.lifo_until or codel.overloaded
-            if lifo and queue.ahead(rank) and self._may_shed(resumed):
-                raise self._lifo_shed(resumed)
+            if lifo and queue.ahead(rank, resumed) and self._may_shed(resumed):
+                raise self._lifo_shed(resumed, rank)
             if delay > codel.target:  # it waited behind other work, and more wait behind it
                 queue.lifo_until = resumed + self._hold
-        if resumed < queue.lifo_until and not queue.ahead(rank):
+        if resumed < queue.lifo_until and not queue.ahead(rank, resumed):
             # The newest so far (of its class or a higher one): let arrivals already read enter.
             for _ in range(LIFO_SETTLE_TURNS):
                 await queue.wait_turn(rank)
-                if queue.ahead(rank) and self._may_shed(t := now()):
-                    raise self._lifo_shed(t)
+                if queue.ahead(rank, t := now()) and self._may_shed(t):
+                    raise self._lifo_shed(t, rank)
         queue.spell = math.inf  # admitted: a spell of shedding ends
+        if rank >= 0:
+            queue.served_one(rank)
         if delay < self._calm and not codel.overloaded and resumed >= queue.lifo_until:
             self._unmeasured_until = resumed + self._calm
         else:
@@ -275,11 +320,13 @@ class QueueDelayCheck:
             return True
         return now - queue.spell < self._spell
 
-    def _lifo_shed(self, now: float) -> Overloaded:
+    def _lifo_shed(self, now: float, rank: int) -> Overloaded:
         """Shed a request that newer ones wait behind (LIFO stays on for another hold)."""
         queue = self.queue
         queue.lifo_until = now + self._hold
         queue.lifo_shed += 1
+        if rank >= 0:
+            queue.denied[rank] = now
         self._unmeasured_until = -math.inf
         return Overloaded(
             "shed: newer requests are waiting (adaptive LIFO)", retry_after=RETRY_AFTER, check=self.name
@@ -295,7 +342,8 @@ def _yield() -> Generator[None, None, None]:
 
 def loop_queue_for(q: QueueDelayPolicy, ctx: CompileContext) -> LoopQueue:
     """The service's :class:`LoopQueue` for ``q``'s gate (shared like its CoDel)."""
-    return ctx.registry.obtain(("codel_queue", q.target, q.interval), LoopQueue)
+    hold = LIFO_HOLD_INTERVALS * q.interval
+    return ctx.registry.obtain(("codel_queue", q.target, q.interval), lambda: LoopQueue(starved_for=hold))
 
 
 def codel_for(q: QueueDelayPolicy, ctx: CompileContext) -> CoDel:
@@ -318,7 +366,7 @@ def _factory(policy: Policy, ctx: CompileContext) -> QueueDelayCheck | None:
     p = policy[PRIORITY]
     rank: Callable[[Call], int] | None = None
     if p is not None:
-        queue.ensure_ranks(len(p.shares))
+        queue.ensure_classes(list(p.shares.values()))
         rank = ranker(p, ctx)
     return QueueDelayCheck(codel_for(q, ctx), ctx.clock.now, queue, rank)
 
